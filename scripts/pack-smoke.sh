@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Packs the library as npm would publish it, installs the tarball into a scratch project next to typeorm and
+# reflect-metadata (the peer dependencies, at the versions this repo uses) and checks that it loads as a host
+# loads it: require() (CommonJS), import (ESM), the TypeScript types of both (nodenext resolution, strict, library
+# declarations checked too), and the "./package.json" subpath. Needs a fresh `npm run build` (dist/).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+fail() {
+  echo "pack smoke: FAILED: $*" >&2
+  exit 1
+}
+
+[[ -f dist/index.js && -f dist/index.cjs && -f dist/index.d.ts && -f dist/index.d.cts ]] ||
+  fail "dist/ is missing or incomplete (dist/index.{js,cjs,d.ts,d.cts}): run 'npm run build' first"
+
+TSC="$ROOT/node_modules/typescript/bin/tsc"
+[[ -f "$TSC" ]] || fail "no TypeScript in $ROOT/node_modules: run 'npm ci' first"
+
+installed_version() { node -p "require('$ROOT/node_modules/$1/package.json').version"; }
+PKG_NAME="$(node -p "require('$ROOT/package.json').name")"
+PKG_VERSION="$(node -p "require('$ROOT/package.json').version")"
+TYPEORM_VERSION="$(installed_version typeorm)"
+REFLECT_VERSION="$(installed_version reflect-metadata)"
+TYPES_NODE_VERSION="$(installed_version @types/node)"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/pack-smoke.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+
+echo "pack smoke: packing $PKG_NAME@$PKG_VERSION into $WORK"
+npm pack --pack-destination "$WORK" </dev/null >&2
+shopt -s nullglob
+TARBALLS=("$WORK"/*.tgz)
+shopt -u nullglob
+[[ ${#TARBALLS[@]} -eq 1 ]] || fail "npm pack did not produce exactly one tarball in $WORK"
+TARBALL="${TARBALLS[0]}"
+
+# The tarball holds the build and no sources, tests or local files.
+tar -tzf "$TARBALL" | sort >"$WORK/contents.txt"
+for required in package/package.json package/dist/index.js package/dist/index.cjs package/dist/index.d.ts package/dist/index.d.cts; do
+  grep -qx "$required" "$WORK/contents.txt" || fail "$required is not in the tarball"
+done
+if grep -E '^package/(src|test|scripts|\.ci|node_modules|coverage)/|^package/\.env' "$WORK/contents.txt"; then
+  fail "the tarball contains files that should not be published (above)"
+fi
+echo "pack smoke: $(wc -l <"$WORK/contents.txt") files in $(basename "$TARBALL") ($(du -k "$TARBALL" | cut -f1) kB)"
+
+APP="$WORK/app"
+mkdir -p "$APP"
+cd "$APP"
+cat >package.json <<'JSON'
+{ "name": "pack-smoke-app", "version": "0.0.0", "private": true, "type": "commonjs" }
+JSON
+
+echo "pack smoke: installing the tarball, typeorm@$TYPEORM_VERSION, reflect-metadata@$REFLECT_VERSION, @types/node@$TYPES_NODE_VERSION"
+npm install --no-audit --no-fund --loglevel=error \
+  "$TARBALL" "typeorm@$TYPEORM_VERSION" "reflect-metadata@$REFLECT_VERSION" "@types/node@$TYPES_NODE_VERSION" </dev/null
+
+# 1. CommonJS: require() resolves the "require" condition (dist/index.cjs).
+cat >check.cjs <<JS
+const m = require('$PKG_NAME');
+if (typeof m.PrivacyEngine !== 'function' || typeof m.PrivacyEngineError !== 'function') {
+  console.error('require(): PrivacyEngine/PrivacyEngineError are not both functions; exports:', Object.keys(m));
+  process.exit(1);
+}
+const resolved = require.resolve('$PKG_NAME');
+if (!resolved.endsWith('index.cjs')) { console.error('require() resolved to', resolved); process.exit(1); }
+const pkg = require('$PKG_NAME/package.json');
+if (pkg.name !== '$PKG_NAME' || pkg.version !== '$PKG_VERSION') { console.error('package.json subpath:', pkg.name, pkg.version); process.exit(1); }
+console.log('pack smoke: require() OK (' + Object.keys(m).length + ' exports)');
+JS
+node check.cjs || fail "CommonJS require('$PKG_NAME')"
+
+# 2. ESM: static named imports and import() resolve the "import" condition (dist/index.js).
+cat >check.mjs <<JS
+import { PrivacyEngine, PrivacyEngineError } from '$PKG_NAME';
+const m = await import('$PKG_NAME');
+if (typeof m.PrivacyEngine !== 'function' || typeof m.PrivacyEngineError !== 'function') {
+  console.error('import(): PrivacyEngine/PrivacyEngineError are not both functions; exports:', Object.keys(m));
+  process.exit(1);
+}
+if (PrivacyEngine !== m.PrivacyEngine || PrivacyEngineError !== m.PrivacyEngineError) { console.error('static and dynamic imports differ'); process.exit(1); }
+const resolved = import.meta.resolve('$PKG_NAME');
+if (!resolved.endsWith('/dist/index.js')) { console.error('import resolved to', resolved); process.exit(1); }
+if (!import.meta.resolve('$PKG_NAME/package.json').endsWith('/package.json')) { console.error('package.json subpath does not resolve'); process.exit(1); }
+console.log('pack smoke: import OK (' + Object.keys(m).length + ' exports)');
+JS
+node check.mjs || fail "ESM import('$PKG_NAME')"
+
+# 3. Types, as a strict TypeScript host sees them: check.ts is CommonJS here (index.d.cts), check.mts is ESM (index.d.ts).
+for file in check.ts check.mts; do
+  cat >"$file" <<TS
+import { PrivacyEngine, PrivacyEngineError } from '$PKG_NAME';
+
+const engineClass: abstract new (...args: any[]) => unknown = PrivacyEngine;
+const asError = (error: InstanceType<typeof PrivacyEngineError>): Error => error;
+export { engineClass, asError };
+TS
+done
+node "$TSC" --version
+node "$TSC" --module nodenext --moduleResolution nodenext --target es2022 --noEmit --strict --skipLibCheck false \
+  --types node check.ts check.mts || fail "TypeScript could not type-check imports of '$PKG_NAME' (see above)"
+echo "pack smoke: types OK (CommonJS and ESM)"
+
+echo "pack smoke: OK"
