@@ -1,0 +1,4 @@
+export { DataSubject, defineDataSubject } from './data-subject.js';
+export { PersonalData, definePersonalData, defineCategory } from './personal-data.js';
+export { Redact, defineRedact } from './redact.js';
+export { DataCategoryProvider, type DataCategoryProviderOptions } from './data-category-provider.js';

@@ -1,0 +1,298 @@
+import type { DataSource, EntityMetadata } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import { MetadataError } from '../errors.js';
+import { type ColumnFacts, type ColumnKind, type RedactorDeps, checkRedactRule, createRedactor, isIdentifying } from '../redaction/index.js';
+import type {
+  CategoryDefinition,
+  CategoryFacts,
+  DataCategoryProvider,
+  EntityTarget,
+  PersonalDataOptions,
+  ProviderRegistration,
+} from './declarations.js';
+import type { DataMapWarning, ResolvedCategory, ResolvedDataMap, ResolvedEntity, ResolvedField, ResolvedProvider } from './data-map.js';
+import { resolveLink } from './links.js';
+import { getRegistry } from './registry.js';
+import { quoteIdentifier, quoteTablePath } from './sql.js';
+
+export interface BuildOptions {
+  dataSource: DataSource;
+  subject: EntityTarget;
+  tenantColumn?: string;
+  /** Providers registered on the engine, besides decorated provider classes. */
+  providers: ProviderRegistration[];
+  redaction: RedactorDeps;
+}
+
+const FACT_KEYS = ['purpose', 'legalBasis', 'recipients', 'retention', 'source', 'description'] as const;
+
+/** Resolves the registry's declarations against the host's DataSource; every mistake is a MetadataError naming entity and field. */
+export function buildDataMap(options: BuildOptions): ResolvedDataMap {
+  const { dataSource } = options;
+  const registry = getRegistry();
+  if (!dataSource.hasMetadata(options.subject as Function)) {
+    throw new MetadataError(`The data subject ${targetName(options.subject)} is not an entity of this DataSource`, { entity: targetName(options.subject) });
+  }
+  const subjectMetadata = dataSource.getMetadata(options.subject as Function);
+  if (subjectMetadata.primaryColumns.length !== 1) {
+    throw new MetadataError(`${subjectMetadata.name}: the data subject needs a single-column primary key`, { entity: subjectMetadata.name });
+  }
+
+  const categories = new CategoryCollector();
+  for (const definition of registry.categories) categories.declare(definition, 'defineCategory()');
+
+  const subjectDeclarations = registry.subjects.filter((d) => matches(d.target, subjectMetadata));
+  const subjectOptions = Object.assign({}, ...subjectDeclarations.map((d) => d.options));
+  const subjectCategory = categories.declare(subjectOptions.category ?? 'profile', subjectMetadata.name);
+
+  let tenantColumn: ColumnMetadata | undefined;
+  if (options.tenantColumn) {
+    tenantColumn = findColumn(subjectMetadata, options.tenantColumn);
+    if (!tenantColumn) {
+      throw new MetadataError(`${subjectMetadata.name}: tenantColumn '${options.tenantColumn}' is not a column of the subject`, {
+        entity: subjectMetadata.name,
+        field: options.tenantColumn,
+      });
+    }
+  }
+
+  const subject: ResolvedDataMap['subject'] = {
+    ...resolveEntity(options, subjectMetadata, { category: subjectCategory, link: [], onErase: subjectOptions.onErase ?? 'anonymize' }, true),
+    tenantColumn,
+    displayName: subjectOptions.displayName,
+  };
+  categories.use(subjectCategory, subjectMetadata.name);
+
+  const entities: ResolvedEntity[] = [subject];
+  for (const metadata of dataSource.entityMetadatas) {
+    if (metadata.target === subjectMetadata.target || metadata.isJunction) continue;
+    const declarations = registry.personalData.filter((d) => matches(d.target, metadata));
+    if (declarations.length === 0) continue;
+    const distinct = new Set(declarations.map((d) => d.options));
+    if (distinct.size > 1) {
+      throw new MetadataError(`${metadata.name}: @PersonalData is declared ${distinct.size} times; declare it once`, { entity: metadata.name });
+    }
+    const declared = declarations[0].options;
+    const category = categories.declare(declared.category, metadata.name);
+    categories.use(category, metadata.name);
+    entities.push(resolveEntity(options, metadata, { ...declared, category }, false, subjectMetadata));
+  }
+
+  for (const redaction of registry.redactions) {
+    const owner = dataSource.entityMetadatas.find((m) => matches(redaction.target, m));
+    if (owner && !entities.some((e) => e.metadata === owner)) {
+      throw new MetadataError(
+        `${owner.name}.${redaction.property}: @Redact is used on an entity that is neither the data subject nor marked @PersonalData`,
+        { entity: owner.name, field: redaction.property },
+      );
+    }
+  }
+
+  const providers = resolveProviders([...registry.providers, ...options.providers], categories);
+  return { subject, entities, categories: categories.resolved(), providers, warnings: keysetIndexWarnings(dataSource, entities) };
+}
+
+function resolveEntity(
+  options: BuildOptions,
+  metadata: EntityMetadata,
+  declared: Omit<PersonalDataOptions, 'category'> & { category: string },
+  isSubject: boolean,
+  subjectMetadata?: EntityMetadata,
+): ResolvedEntity {
+  const { dataSource } = options;
+  const onErase = declared.onErase ?? 'anonymize';
+  if (!['anonymize', 'delete', 'retain'].includes(onErase)) {
+    throw new MetadataError(`${metadata.name}: onErase must be 'anonymize', 'delete' or 'retain'`, { entity: metadata.name });
+  }
+  if (onErase === 'retain' && !declared.retention?.basis) {
+    throw new MetadataError(`${metadata.name}: onErase 'retain' needs retention.basis (the legal reason to keep the data)`, { entity: metadata.name });
+  }
+
+  const links = isSubject ? [] : [declared.link].flat();
+  if (!isSubject && links.length === 0) {
+    throw new MetadataError(`${metadata.name}: @PersonalData needs a link to the data subject`, { entity: metadata.name });
+  }
+  const resolvedLinks = links.map((spec) => resolveLink(dataSource, metadata, subjectMetadata!, spec));
+
+  const exclude = new Set(declared.exclude ?? []);
+  for (const name of exclude) {
+    if (!findColumn(metadata, name)) {
+      throw new MetadataError(`${metadata.name}.${name}: 'exclude' names a property that is not a column`, { entity: metadata.name, field: name });
+    }
+  }
+  const redactions = getRegistry().redactions.filter((r) => matches(r.target, metadata));
+  for (const r of redactions) {
+    if (!findColumn(metadata, r.property)) {
+      throw new MetadataError(`${metadata.name}.${r.property}: @Redact is on a property that is not a column`, { entity: metadata.name, field: r.property });
+    }
+  }
+
+  const fields: ResolvedField[] = metadata.columns.map((column) => {
+    const name = fieldName(column);
+    const facts = columnFacts(dataSource, metadata, column);
+    const field: ResolvedField = { name, column, facts, exported: !exclude.has(name) && !exclude.has(column.propertyPath) };
+    const rule = redactions.filter((r) => r.property === column.propertyPath || r.property === column.propertyName).at(-1);
+    if (rule) {
+      const problems = checkRedactRule(rule.strategy, rule.options, facts);
+      if (problems.length > 0) {
+        throw new MetadataError(`${metadata.name}.${name}: ${problems.join('; ')}`, { entity: metadata.name, field: name });
+      }
+      if (column.isPrimary || column.relationMetadata || (isSubject && column.propertyPath === options.tenantColumn)) {
+        throw new MetadataError(`${metadata.name}.${name}: keys, foreign keys and the tenant column cannot be redacted (they hold the row's structure, not personal data)`, {
+          entity: metadata.name,
+          field: name,
+        });
+      }
+      field.redaction = {
+        strategy: rule.strategy,
+        options: rule.options,
+        identifying: isIdentifying(rule.strategy, rule.options),
+        apply: createRedactor(rule.strategy, rule.options, facts, options.redaction, { entity: metadata.name, property: name }),
+      };
+    }
+    return field;
+  });
+
+  return {
+    name: metadata.name,
+    metadata,
+    category: declared.category,
+    isSubject,
+    onErase,
+    retention: declared.retention,
+    primaryKey: metadata.primaryColumns,
+    fields,
+    links: resolvedLinks,
+    deleteDateColumn: metadata.deleteDateColumn,
+  };
+}
+
+function resolveProviders(registrations: ProviderRegistration[], categories: CategoryCollector): ResolvedProvider[] {
+  const byName = new Map<string, ResolvedProvider>();
+  for (const registration of registrations) {
+    const category = categories.declare(registration.category, `provider ${registration.name}`);
+    categories.use(category, registration.name, true);
+    let provider: DataCategoryProvider;
+    try {
+      provider = typeof registration.provider === 'function' ? new registration.provider() : registration.provider;
+    } catch (cause) {
+      throw new MetadataError(`provider ${registration.name}: its class could not be constructed without arguments; register an instance with engine.registerProvider()`, {
+        entity: registration.name,
+      });
+      void cause;
+    }
+    if (typeof provider?.export !== 'function') {
+      throw new MetadataError(`provider ${registration.name}: it must implement export(subject)`, { entity: registration.name });
+    }
+    // A later registration of the same name (an instance from the host) replaces a decorated class.
+    byName.set(registration.name, { name: registration.name, category, provider });
+  }
+  return [...byName.values()];
+}
+
+/** Keeps each category's Art. 15(1) facts consistent wherever the category is named. */
+class CategoryCollector {
+  private readonly facts = new Map<string, { facts: CategoryFacts; declaredBy: string }>();
+  private readonly members = new Map<string, { entities: string[]; providers: string[] }>();
+
+  declare(category: string | CategoryDefinition, by: string): string {
+    if (typeof category === 'string') {
+      if (!category.trim()) throw new MetadataError(`${by}: category name must not be empty`, { entity: by });
+      return category;
+    }
+    const { name, ...facts } = category;
+    if (!name?.trim()) throw new MetadataError(`${by}: category name must not be empty`, { entity: by });
+    const known = this.facts.get(name);
+    if (!known) {
+      this.facts.set(name, { facts, declaredBy: by });
+      return name;
+    }
+    for (const key of FACT_KEYS) {
+      const a = known.facts[key];
+      const b = facts[key];
+      if (a !== undefined && b !== undefined && JSON.stringify(a) !== JSON.stringify(b)) {
+        throw new MetadataError(`category '${name}' is declared twice with different ${key} (by ${known.declaredBy} and by ${by})`, {
+          entity: by,
+          field: key,
+        });
+      }
+      if (a === undefined && b !== undefined) (known.facts as Record<string, unknown>)[key] = b;
+    }
+    return name;
+  }
+
+  use(name: string, member: string, isProvider = false): void {
+    const entry = this.members.get(name) ?? { entities: [], providers: [] };
+    (isProvider ? entry.providers : entry.entities).push(member);
+    this.members.set(name, entry);
+  }
+
+  resolved(): ResolvedCategory[] {
+    return [...this.members.entries()].map(([name, m]) => ({ name, ...(this.facts.get(name)?.facts ?? {}), entities: m.entities, providers: m.providers }));
+  }
+}
+
+function keysetIndexWarnings(dataSource: DataSource, entities: ResolvedEntity[]): DataMapWarning[] {
+  const warnings: DataMapWarning[] = [];
+  for (const entity of entities) {
+    const pk = entity.primaryKey;
+    for (const link of entity.links) {
+      const column = link.directColumn;
+      if (!column) continue;
+      const wanted = [column, ...pk].map((c) => c.databaseName);
+      const covered = entity.metadata.indices.some((index) => wanted.every((name, i) => index.columns[i]?.databaseName === name));
+      if (covered) continue;
+      const table = entity.metadata.tableName;
+      const q = (name: string) => quoteIdentifier(dataSource, name);
+      warnings.push({
+        code: 'MISSING_KEYSET_INDEX',
+        entity: entity.name,
+        message: `${entity.name}: no index on (${wanted.join(', ')}); reading a subject with many rows pages slowly without it`,
+        suggestion: `CREATE INDEX ${q(`IDX_${table}_${column.databaseName}_keyset`)} ON ${quoteTablePath(dataSource, entity.metadata.tablePath)} (${wanted.map(q).join(', ')})`,
+      });
+    }
+  }
+  return warnings;
+}
+
+function matches(target: EntityTarget, metadata: EntityMetadata): boolean {
+  if (typeof target === 'string') return target === metadata.name || target === metadata.targetName;
+  return metadata.inheritanceTree.includes(target) || metadata.target === target;
+}
+
+function targetName(target: EntityTarget): string {
+  return typeof target === 'string' ? target : target.name;
+}
+
+export function findColumn(metadata: EntityMetadata, name: string): ColumnMetadata | undefined {
+  return metadata.columns.find((c) => c.propertyPath === name) ?? metadata.columns.find((c) => c.databaseName === name);
+}
+
+/** Export name of a column: its property path, or the database name for a foreign key with no property of its own. */
+export function fieldName(column: ColumnMetadata): string {
+  return column.relationMetadata && column.isVirtual ? column.databaseName : column.propertyPath;
+}
+
+function columnFacts(dataSource: DataSource, metadata: EntityMetadata, column: ColumnMetadata): ColumnFacts {
+  const type = dataSource.driver.normalizeType(column).toLowerCase();
+  const length = Number.parseInt(dataSource.driver.getColumnLength(column) || String(column.length || ''), 10);
+  const unique =
+    column.isPrimary ||
+    // A column in any unique constraint, composite ones included, must stay distinct after redaction.
+    metadata.uniques.some((u) => u.columns.includes(column)) ||
+    metadata.indices.some((i) => i.isUnique && i.columns.includes(column));
+  const kind = column.type === 'simple-json' ? 'json' : kindOf(type);
+  return { kind, length: Number.isFinite(length) && length > 0 ? length : undefined, unique, nullable: column.isNullable };
+}
+
+function kindOf(type: string): ColumnKind {
+  if (/^(varchar|character varying|nvarchar|char|character|nchar|string|citext|varchar2)/.test(type)) return 'string';
+  if (/(text|clob)$/.test(type)) return 'text';
+  if (/^(bool|boolean)$/.test(type)) return 'boolean';
+  if (/^(int|integer|smallint|bigint|tinyint|mediumint|int2|int4|int8)/.test(type)) return 'integer';
+  if (/^(decimal|numeric|float|double|real|number|dec)/.test(type)) return 'decimal';
+  if (/^(date|datetime|timestamp|time)/.test(type)) return 'date';
+  if (/json/.test(type)) return 'json';
+  if (/(blob|bytea|binary|varbinary)/.test(type)) return 'binary';
+  return 'other';
+}

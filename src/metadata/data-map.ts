@@ -1,0 +1,128 @@
+import type { EntityMetadata } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import type { ColumnFacts, Redactor } from '../redaction/index.js';
+import type {
+  CategoryFacts,
+  DataCategoryProvider,
+  EraseAction,
+  RedactFunction,
+  RedactOptions,
+  RedactStrategyName,
+  RetentionRule,
+} from './declarations.js';
+import type { ResolvedLink } from './links.js';
+
+/** A column of a mapped entity, with its redaction rule when it has one. */
+export interface ResolvedField {
+  /** Name in exports: the property path, or the database name for a bare foreign-key column. */
+  name: string;
+  column: ColumnMetadata;
+  facts: ColumnFacts;
+  exported: boolean;
+  redaction?: {
+    strategy: RedactStrategyName | RedactFunction;
+    options: RedactOptions;
+    identifying: boolean;
+    apply: Redactor;
+  };
+}
+
+export interface ResolvedEntity {
+  name: string;
+  metadata: EntityMetadata;
+  category: string;
+  isSubject: boolean;
+  onErase: EraseAction;
+  retention?: RetentionRule;
+  primaryKey: ColumnMetadata[];
+  fields: ResolvedField[];
+  /** Empty for the subject itself, whose rows are selected by primary key. */
+  links: ResolvedLink[];
+  deleteDateColumn?: ColumnMetadata;
+}
+
+export interface ResolvedProvider {
+  name: string;
+  category: string;
+  provider: DataCategoryProvider;
+}
+
+export interface ResolvedCategory extends CategoryFacts {
+  name: string;
+  entities: string[];
+  providers: string[];
+}
+
+export interface ResolvedDataMap {
+  subject: ResolvedEntity & { tenantColumn?: ColumnMetadata; displayName?: (row: any) => string };
+  /** Every mapped entity, the subject first. */
+  entities: ResolvedEntity[];
+  categories: ResolvedCategory[];
+  providers: ResolvedProvider[];
+  warnings: DataMapWarning[];
+}
+
+export interface DataMapWarning {
+  code: 'MISSING_KEYSET_INDEX';
+  entity: string;
+  message: string;
+  /** A statement that fixes it, for the host's next migration. */
+  suggestion?: string;
+}
+
+/** engine.dataMap(): the resolved map as plain JSON, safe to print or store. */
+export interface DataMapJson {
+  subject: { entity: string; table: string; primaryKey: string[]; tenantColumn: string | null; category: string };
+  categories: Array<CategoryFacts & { name: string; entities: string[]; providers: string[] }>;
+  entities: Array<{
+    name: string;
+    table: string;
+    category: string;
+    onErase: EraseAction;
+    retention: { basis: string } | null;
+    softDelete: string | null;
+    primaryKey: string[];
+    links: Array<{ kind: 'relation' | 'polymorphic'; path: string; through: string[] }>;
+    fields: Array<{ name: string; column: string; kind: string; exported: boolean; redact: string | null; identifying: boolean }>;
+  }>;
+  providers: Array<{ name: string; category: string; capabilities: string[] }>;
+  warnings: DataMapWarning[];
+}
+
+export function dataMapToJson(map: ResolvedDataMap): DataMapJson {
+  const subject = map.subject;
+  return {
+    subject: {
+      entity: subject.name,
+      table: subject.metadata.tablePath,
+      primaryKey: subject.primaryKey.map((c) => c.databaseName),
+      tenantColumn: subject.tenantColumn?.databaseName ?? null,
+      category: subject.category,
+    },
+    categories: map.categories.map((c) => ({ ...c, entities: [...c.entities], providers: [...c.providers] })),
+    entities: map.entities.map((e) => ({
+      name: e.name,
+      table: e.metadata.tablePath,
+      category: e.category,
+      onErase: e.onErase,
+      retention: e.retention ? { basis: e.retention.basis } : null,
+      softDelete: e.deleteDateColumn?.databaseName ?? null,
+      primaryKey: e.primaryKey.map((c) => c.databaseName),
+      links: e.links.map((l) => ({ kind: l.kind, path: l.description, through: l.through })),
+      fields: e.fields.map((f) => ({
+        name: f.name,
+        column: f.column.databaseName,
+        kind: f.facts.kind,
+        exported: f.exported,
+        redact: f.redaction ? (typeof f.redaction.strategy === 'function' ? 'custom' : f.redaction.strategy) : null,
+        identifying: f.redaction?.identifying ?? false,
+      })),
+    })),
+    providers: map.providers.map((p) => ({
+      name: p.name,
+      category: p.category,
+      capabilities: (['export', 'anonymize', 'delete', 'restore', 'purge'] as const).filter((m) => typeof p.provider[m] === 'function'),
+    })),
+    warnings: map.warnings.map((w) => ({ ...w })),
+  };
+}

@@ -1,0 +1,157 @@
+import type { DataSource, EntityMetadata, RelationMetadata } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import { MetadataError } from '../errors.js';
+import type { LinkSpec, PolymorphicLink } from './declarations.js';
+import { type SqlParams, quoteIdentifier, quoteTablePath, tuple } from './sql.js';
+
+/** One step of a relation path, reduced to the columns that connect two tables. */
+type Hop =
+  | { kind: 'foreign-key'; from: ColumnMetadata[]; target: EntityMetadata; to: ColumnMetadata[] }
+  | { kind: 'junction'; from: ColumnMetadata[]; junction: EntityMetadata; junctionFrom: ColumnMetadata[]; junctionTo: ColumnMetadata[]; target: EntityMetadata; to: ColumnMetadata[] };
+
+export interface ResolvedLink {
+  /** The link as declared, for the data map and error messages. */
+  description: string;
+  kind: 'relation' | 'polymorphic';
+  /** Entities the path walks through after the declaring one, ending at the subject. */
+  through: string[];
+  /** The foreign-key column when the link is a single direct column to the subject (used for index advice). */
+  directColumn?: ColumnMetadata;
+  /** SQL condition selecting the rows of `alias` that belong to the subject. */
+  condition(alias: string, params: SqlParams, subjectId: unknown): string;
+}
+
+export function resolveLink(dataSource: DataSource, entity: EntityMetadata, subject: EntityMetadata, spec: LinkSpec): ResolvedLink {
+  return typeof spec === 'string' ? resolveRelationPath(dataSource, entity, subject, spec) : resolvePolymorphic(dataSource, entity, spec);
+}
+
+function resolveRelationPath(dataSource: DataSource, entity: EntityMetadata, subject: EntityMetadata, path: string): ResolvedLink {
+  const segments = path.split('.');
+  if (segments.some((s) => s.length === 0)) {
+    throw new MetadataError(`${entity.name}: link '${path}' is not a valid relation path`, { entity: entity.name, field: path });
+  }
+  const hops: Hop[] = [];
+  let current = entity;
+  for (const segment of segments) {
+    const relation = current.relations.find((r) => r.propertyPath === segment || r.propertyName === segment);
+    if (!relation) {
+      const known = current.relations.map((r) => r.propertyPath).join(', ') || 'none';
+      throw new MetadataError(
+        `${entity.name}: link '${path}' names unknown relation '${segment}' on ${current.name} (its relations: ${known})`,
+        { entity: entity.name, field: path },
+      );
+    }
+    hops.push(hopFor(relation));
+    current = relation.inverseEntityMetadata;
+  }
+  if (current.target !== subject.target) {
+    throw new MetadataError(
+      `${entity.name}: link '${path}' ends at ${current.name}, which is not the data subject ${subject.name}`,
+      { entity: entity.name, field: path },
+    );
+  }
+  const subjectKey = subject.primaryColumns;
+  const last = hops[hops.length - 1];
+  const direct =
+    hops.length === 1 && last.kind === 'foreign-key' && last.from.length === 1 && sameColumns(last.to, subjectKey) ? last.from[0] : undefined;
+
+  const q = (name: string) => quoteIdentifier(dataSource, name);
+  const table = (m: EntityMetadata) => quoteTablePath(dataSource, m.tablePath);
+
+  return {
+    description: path,
+    kind: 'relation',
+    through: hops.map((h) => h.target.name),
+    directColumn: direct,
+    condition(alias, params, subjectId) {
+      // Built from the subject outwards: each hop becomes "columns IN (SELECT ... WHERE <inner>)".
+      // Semi-joins never duplicate rows, and they ignore soft-delete flags of rows along the path on purpose:
+      // an archived opportunity still links its quotes to the person.
+      let aliasCounter = 0;
+      const build = (hopIndex: number, from: string): string => {
+        const hop = hops[hopIndex];
+        const fromCols = hop.from.map((c) => `${from}.${q(c.databaseName)}`);
+        const isLast = hopIndex === hops.length - 1;
+        const t = `pe_l${aliasCounter++}`;
+        const targetCols = hop.to.map((c) => `${t}.${q(c.databaseName)}`);
+        // Parameters are positional: build each condition only when it is used.
+        const targetWhere = () => (isLast ? `${t}.${q(subjectKey[0].databaseName)} = ${params.add(subjectId)}` : build(hopIndex + 1, t));
+        const endsAtSubjectKey = isLast && sameColumns(hop.to, subjectKey);
+        if (hop.kind === 'foreign-key') {
+          if (endsAtSubjectKey) return `${fromCols[0]} = ${params.add(subjectId)}`;
+          return `${tuple(fromCols)} IN (SELECT ${targetCols.join(', ')} FROM ${table(hop.target)} ${t} WHERE ${targetWhere()})`;
+        }
+        const j = `pe_l${aliasCounter++}`;
+        const jFrom = hop.junctionFrom.map((c) => `${j}.${q(c.databaseName)}`);
+        const jTo = hop.junctionTo.map((c) => `${j}.${q(c.databaseName)}`);
+        const junctionWhere = endsAtSubjectKey
+          ? `${jTo[0]} = ${params.add(subjectId)}`
+          : `${tuple(jTo)} IN (SELECT ${targetCols.join(', ')} FROM ${table(hop.target)} ${t} WHERE ${targetWhere()})`;
+        return `${tuple(fromCols)} IN (SELECT ${jFrom.join(', ')} FROM ${table(hop.junction)} ${j} WHERE ${junctionWhere})`;
+      };
+      return build(0, alias);
+    },
+  };
+}
+
+/** Reduces any relation kind to "these columns here match those columns there" (through a junction for many-to-many). */
+function hopFor(relation: RelationMetadata): Hop {
+  const target = relation.inverseEntityMetadata;
+  if (relation.isManyToMany) {
+    const owner = relation.isOwning ? relation : relation.inverseRelation!;
+    const junction = owner.junctionEntityMetadata!;
+    // On the owner, joinColumns point at the owner's table and inverseJoinColumns at the other side.
+    const [hereSide, thereSide] = relation.isOwning ? [owner.joinColumns, owner.inverseJoinColumns] : [owner.inverseJoinColumns, owner.joinColumns];
+    return {
+      kind: 'junction',
+      from: hereSide.map((c) => c.referencedColumn!),
+      junction,
+      junctionFrom: hereSide,
+      junctionTo: thereSide,
+      target,
+      to: thereSide.map((c) => c.referencedColumn!),
+    };
+  }
+  if (relation.isOwning) {
+    // Many-to-one, or the owning side of one-to-one: the foreign key is on this table.
+    return { kind: 'foreign-key', from: relation.joinColumns, target, to: relation.joinColumns.map((c) => c.referencedColumn!) };
+  }
+  // One-to-many, or the inverse side of one-to-one: the foreign key is on the target table.
+  const fk = relation.inverseRelation!.joinColumns;
+  return { kind: 'foreign-key', from: fk.map((c) => c.referencedColumn!), target, to: fk };
+}
+
+function resolvePolymorphic(dataSource: DataSource, entity: EntityMetadata, spec: PolymorphicLink): ResolvedLink {
+  const column = (name: string, role: string): ColumnMetadata => {
+    const found = entity.columns.find((c) => c.propertyPath === name || c.databaseName === name);
+    if (!found) {
+      throw new MetadataError(`${entity.name}: polymorphic link ${role} '${name}' is not a column of ${entity.name}`, {
+        entity: entity.name,
+        field: name,
+      });
+    }
+    return found;
+  };
+  const typeColumn = column(spec.typeColumn, 'typeColumn');
+  const idColumn = column(spec.idColumn, 'idColumn');
+  const numericId = isNumericColumn(idColumn);
+  const q = (name: string) => quoteIdentifier(dataSource, name);
+  return {
+    description: `${spec.typeColumn}='${spec.type}' / ${spec.idColumn}`,
+    kind: 'polymorphic',
+    through: [],
+    condition(alias, params, subjectId) {
+      const id = numericId ? Number(subjectId) : String(subjectId);
+      return `(${alias}.${q(typeColumn.databaseName)} = ${params.add(spec.type)} AND ${alias}.${q(idColumn.databaseName)} = ${params.add(id)})`;
+    },
+  };
+}
+
+function sameColumns(a: ColumnMetadata[], b: ColumnMetadata[]): boolean {
+  return a.length === b.length && a.every((c, i) => c.databaseName === b[i].databaseName);
+}
+
+export function isNumericColumn(column: ColumnMetadata): boolean {
+  const type = typeof column.type === 'function' ? column.type.name.toLowerCase() : String(column.type).toLowerCase();
+  return /^(number|int|integer|smallint|bigint|tinyint|mediumint|int2|int4|int8|float|double|real|decimal|numeric)/.test(type);
+}

@@ -1,0 +1,31 @@
+import type {
+  CategoryDefinition,
+  PersonalDataDeclaration,
+  ProviderRegistration,
+  RedactDeclaration,
+  SubjectDeclaration,
+} from './declarations.js';
+
+/**
+ * One store of declarations per process, kept on globalThis so that two copies of the package
+ * (ESM and CJS, or two versions in node_modules) see the same decorators.
+ */
+export interface DeclarationRegistry {
+  subjects: SubjectDeclaration[];
+  personalData: PersonalDataDeclaration[];
+  redactions: RedactDeclaration[];
+  categories: CategoryDefinition[];
+  providers: ProviderRegistration[];
+}
+
+const KEY = Symbol.for('privacy-engine.registry.v1');
+
+export function getRegistry(): DeclarationRegistry {
+  const holder = globalThis as unknown as Record<symbol, DeclarationRegistry | undefined>;
+  let registry = holder[KEY];
+  if (!registry) {
+    registry = { subjects: [], personalData: [], redactions: [], categories: [], providers: [] };
+    holder[KEY] = registry;
+  }
+  return registry;
+}
