@@ -1,0 +1,56 @@
+import type { DataSource } from 'typeorm';
+import { z } from 'zod';
+import { ValidationError } from '../errors.js';
+import type { EntityTarget } from '../metadata/declarations.js';
+import type { ClockPort } from '../ports/clock.js';
+import type { KeysPort } from '../ports/keys.js';
+import type { QueuePort } from '../ports/queue.js';
+import type { StoragePort } from '../ports/storage.js';
+import type { Logger } from './logger.js';
+import type { Authorize } from './policy.js';
+
+const port = <T>(methods: string[]) =>
+  z.custom<T>((v) => typeof v === 'object' && v !== null && methods.every((m) => typeof (v as Record<string, unknown>)[m] === 'function'), {
+    message: `must implement ${methods.join(', ')}`,
+  });
+
+const positiveInt = z.number().int().positive();
+
+export const engineOptionsSchema = z
+  .object({
+    dataSource: z.custom<DataSource>((v) => typeof v === 'object' && v !== null && typeof (v as DataSource).query === 'function' && 'driver' in (v as object), {
+      message: 'must be a TypeORM DataSource',
+    }),
+    subject: z.custom<EntityTarget>((v) => typeof v === 'function' || (typeof v === 'string' && v.length > 0), {
+      message: 'must be the data subject entity class (or its entity name)',
+    }),
+    tenantColumn: z.string().min(1).optional(),
+    secret: z.string().min(32, 'secret must be at least 32 characters').optional(),
+    queue: port<QueuePort>(['start', 'enqueue', 'drain', 'close']).optional(),
+    storage: port<StoragePort>(['put', 'get', 'stat', 'delete']).optional(),
+    keys: port<KeysPort>(['wrapKey', 'unwrapKey', 'deriveKey']).optional(),
+    clock: port<ClockPort>(['now']).optional(),
+    logger: port<Logger>(['info', 'warn', 'error']).optional(),
+    authorize: z.custom<Authorize>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
+    tablePrefix: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,30}$/, 'letters, digits and underscores only').default('privacy_'),
+    policy: z
+      .object({
+        recoveryWindowDays: positiveInt.default(30),
+        downloadExpiryDays: positiveInt.default(7),
+        deadlineDays: z.object({ gdpr: positiveInt.default(30), ccpa: positiveInt.default(45) }).prefault({}),
+        batchSize: z.number().int().min(1).max(50_000).default(1000),
+      })
+      .prefault({}),
+  })
+  .refine((o) => o.secret !== undefined || o.keys !== undefined, { message: 'either secret or keys is required', path: ['secret'] });
+
+export type PrivacyEngineOptions = z.input<typeof engineOptionsSchema>;
+export type ResolvedEngineOptions = z.output<typeof engineOptionsSchema>;
+
+/** Parses with zod and turns its issues into a ValidationError naming each bad path (never the value). */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
+  throw new ValidationError(`Invalid ${what}: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues);
+}

@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { type Dialect, SqlParams, dialectOf, quoteIdentifier } from '../metadata/sql.js';
+import type { SqlExecutor } from '../vault/vault.js';
+import type { PrivacyRequest, Regulation, RequestStatus, RequestType, ReviewItem } from './request.js';
+
+/** Everything about a request that is not a column of its own. */
+export interface RequestBody {
+  regulation: Regulation;
+  warnings: string[];
+  review: ReviewItem[];
+  error?: { code: string; message: string };
+  outcome?: Record<string, unknown>;
+  /** Operation input (e.g. which request a restore undoes) — ids only. */
+  params?: Record<string, unknown>;
+  /** Set on an erasure request once a restore or purge has acted on it. */
+  restoredAt?: number;
+  restoredBy?: string;
+  purgedAt?: number;
+  purgedBy?: string;
+  /** Where a running operation stopped, so another worker resumes instead of repeating. */
+  checkpoint?: Record<string, unknown>;
+}
+
+export interface StoredRequest {
+  id: string;
+  type: RequestType;
+  status: RequestStatus;
+  subjectType: string;
+  subjectId: string;
+  tenantId: string | null;
+  requestedBy: string;
+  createdAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  dueAt: number;
+  progressDone: number;
+  progressTotal: number;
+  body: RequestBody;
+}
+
+export interface NewRequest {
+  type: RequestType;
+  subjectType: string;
+  subjectId: string;
+  tenantId: string | null;
+  requestedBy: string;
+  regulation: Regulation;
+  now: number;
+  dueAt: number;
+  params?: Record<string, unknown>;
+  /** When set, a second queued/running request with the same key is refused by the database. */
+  activeKey?: string;
+}
+
+export type RequestPatch = Partial<Pick<StoredRequest, 'status' | 'startedAt' | 'finishedAt' | 'progressDone' | 'progressTotal'>> & {
+  body?: Partial<RequestBody>;
+  releaseActiveKey?: boolean;
+};
+
+const COLUMNS = [
+  'id', 'type', 'status', 'subject_type', 'subject_id', 'tenant_id', 'requested_by', 'active_key', 'created_at', 'updated_at',
+  'started_at', 'finished_at', 'due_at', 'progress_done', 'progress_total', 'body',
+] as const;
+
+/** Persists requests in the engine's table; the table, not the queue, is the source of truth. */
+export class RequestStore {
+  private readonly dialect: Dialect;
+  private readonly table: string;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    tableName: string,
+  ) {
+    this.dialect = dialectOf(dataSource);
+    this.table = quoteIdentifier(dataSource, tableName);
+  }
+
+  private q(name: string): string {
+    return quoteIdentifier(this.dataSource, name);
+  }
+
+  async insert(input: NewRequest): Promise<StoredRequest> {
+    const row: StoredRequest = {
+      id: randomUUID(),
+      type: input.type,
+      status: 'queued',
+      subjectType: input.subjectType,
+      subjectId: input.subjectId,
+      tenantId: input.tenantId,
+      requestedBy: input.requestedBy,
+      createdAt: input.now,
+      updatedAt: input.now,
+      startedAt: null,
+      finishedAt: null,
+      dueAt: input.dueAt,
+      progressDone: 0,
+      progressTotal: 0,
+      body: { regulation: input.regulation, warnings: [], review: [], ...(input.params ? { params: input.params } : {}) },
+    };
+    const params = new SqlParams(this.dialect);
+    const values = [
+      row.id, row.type, row.status, row.subjectType, row.subjectId, row.tenantId, row.requestedBy, input.activeKey ?? null,
+      row.createdAt, row.updatedAt, null, null, row.dueAt, 0, 0, JSON.stringify(row.body),
+    ].map((v) => params.add(v));
+    await this.dataSource.query(
+      `INSERT INTO ${this.table} (${COLUMNS.map((c) => this.q(c)).join(', ')}) VALUES (${values.join(', ')})`,
+      params.values,
+    );
+    return row;
+  }
+
+  async get(id: string, executor: SqlExecutor = this.dataSource): Promise<StoredRequest | null> {
+    const params = new SqlParams(this.dialect);
+    const rows = await executor.query(`SELECT * FROM ${this.table} WHERE ${this.q('id')} = ${params.add(id)}`, params.values);
+    return rows.length ? this.fromRow(rows[0]) : null;
+  }
+
+  async findByActiveKey(activeKey: string): Promise<StoredRequest | null> {
+    const params = new SqlParams(this.dialect);
+    const rows = await this.dataSource.query(
+      `SELECT * FROM ${this.table} WHERE ${this.q('active_key')} = ${params.add(activeKey)}`,
+      params.values,
+    );
+    return rows.length ? this.fromRow(rows[0]) : null;
+  }
+
+  /** Requests a crashed or stopped process left queued or running, oldest first. */
+  async listUnfinished(): Promise<StoredRequest[]> {
+    const rows = await this.dataSource.query(
+      `SELECT * FROM ${this.table} WHERE ${this.q('status')} IN ('queued', 'running') ORDER BY ${this.q('created_at')}`,
+    );
+    return rows.map((r: Record<string, unknown>) => this.fromRow(r));
+  }
+
+  async list(filter: { subjectType?: string; subjectId?: string; tenantId?: string | null; type?: RequestType; status?: RequestStatus; limit?: number }): Promise<StoredRequest[]> {
+    const params = new SqlParams(this.dialect);
+    const where: string[] = [];
+    if (filter.subjectType !== undefined) where.push(`${this.q('subject_type')} = ${params.add(filter.subjectType)}`);
+    if (filter.subjectId !== undefined) where.push(`${this.q('subject_id')} = ${params.add(filter.subjectId)}`);
+    if (filter.tenantId !== undefined && filter.tenantId !== null) where.push(`${this.q('tenant_id')} = ${params.add(filter.tenantId)}`);
+    if (filter.type) where.push(`${this.q('type')} = ${params.add(filter.type)}`);
+    if (filter.status) where.push(`${this.q('status')} = ${params.add(filter.status)}`);
+    const rows = await this.dataSource.query(
+      `SELECT * FROM ${this.table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${this.q('created_at')} DESC, ${this.q('id')} LIMIT ${Math.trunc(filter.limit ?? 100)}`,
+      params.values,
+    );
+    return rows.map((r: Record<string, unknown>) => this.fromRow(r));
+  }
+
+  /**
+   * Applies a patch; with `onlyIfStatus` it is a compare-and-set on the status, so two workers cannot
+   * both take the same queued request. Returns the updated request, or null when the condition failed.
+   */
+  async update(id: string, patch: RequestPatch, now: number, onlyIfStatus?: RequestStatus[], executor: SqlExecutor = this.dataSource): Promise<StoredRequest | null> {
+    const current = await this.get(id, executor);
+    if (!current || (onlyIfStatus && !onlyIfStatus.includes(current.status))) return null;
+    const body: RequestBody = { ...current.body, ...(patch.body ?? {}) };
+    const params = new SqlParams(this.dialect);
+    const sets: string[] = [
+      `${this.q('updated_at')} = ${params.add(now)}`,
+      `${this.q('body')} = ${params.add(JSON.stringify(body))}`,
+    ];
+    const columns: Array<[keyof RequestPatch, string]> = [
+      ['status', 'status'], ['startedAt', 'started_at'], ['finishedAt', 'finished_at'], ['progressDone', 'progress_done'], ['progressTotal', 'progress_total'],
+    ];
+    for (const [key, column] of columns) {
+      if (patch[key] !== undefined) sets.push(`${this.q(column)} = ${params.add(patch[key])}`);
+    }
+    if (patch.releaseActiveKey) sets.push(`${this.q('active_key')} = NULL`);
+    let where = `${this.q('id')} = ${params.add(id)}`;
+    if (onlyIfStatus) where += ` AND ${this.q('status')} IN (${onlyIfStatus.map((s) => params.add(s)).join(', ')})`;
+    const result = await executor.query(`UPDATE ${this.table} SET ${sets.join(', ')} WHERE ${where}`, params.values);
+    if (onlyIfStatus && affectedRows(result) === 0) return null;
+    return this.get(id, executor);
+  }
+
+  private fromRow(row: Record<string, unknown>): StoredRequest {
+    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    return {
+      id: String(row.id),
+      type: row.type as RequestType,
+      status: row.status as RequestStatus,
+      subjectType: String(row.subject_type),
+      subjectId: String(row.subject_id),
+      tenantId: row.tenant_id === null || row.tenant_id === undefined ? null : String(row.tenant_id),
+      requestedBy: String(row.requested_by),
+      createdAt: Number(row.created_at),
+      updatedAt: Number(row.updated_at),
+      startedAt: num(row.started_at),
+      finishedAt: num(row.finished_at),
+      dueAt: Number(row.due_at),
+      progressDone: Number(row.progress_done),
+      progressTotal: Number(row.progress_total),
+      body: JSON.parse(String(row.body)) as RequestBody,
+    };
+  }
+}
+
+/** UPDATE results differ by driver: [rows, count] on PostgreSQL, an object with affectedRows on MySQL, changes on SQLite. */
+function affectedRows(result: unknown): number {
+  if (Array.isArray(result) && typeof result[1] === 'number') return result[1];
+  if (result && typeof result === 'object') {
+    const r = result as Record<string, unknown>;
+    if (typeof r.affectedRows === 'number') return r.affectedRows;
+    if (typeof r.changes === 'number') return r.changes;
+  }
+  return 1;
+}
+
+export function toPublicRequest(stored: StoredRequest, now: number): PrivacyRequest {
+  const iso = (ms: number | null) => (ms === null ? undefined : new Date(ms).toISOString());
+  const total = stored.progressTotal;
+  const done = Math.min(stored.progressDone, total || stored.progressDone);
+  const percent = stored.status === 'completed' ? 100 : total > 0 ? Math.floor((done / total) * 100) : 0;
+  let eta: string | undefined;
+  if (stored.status === 'running' && stored.startedAt !== null && done > 0 && total > done) {
+    const elapsed = now - stored.startedAt;
+    eta = new Date(now + (elapsed / done) * (total - done)).toISOString();
+  }
+  const request: PrivacyRequest = {
+    id: stored.id,
+    type: stored.type,
+    status: stored.status,
+    subject: { type: stored.subjectType, id: stored.subjectId, tenantId: stored.tenantId },
+    requestedBy: stored.requestedBy,
+    regulation: stored.body.regulation,
+    createdAt: iso(stored.createdAt)!,
+    dueAt: iso(stored.dueAt)!,
+    progress: { done, total, percent },
+    warnings: [...stored.body.warnings],
+    review: [...stored.body.review],
+  };
+  if (stored.startedAt !== null) request.startedAt = iso(stored.startedAt);
+  if (stored.finishedAt !== null) request.finishedAt = iso(stored.finishedAt);
+  if (eta) request.eta = eta;
+  if (stored.body.error) request.error = stored.body.error;
+  if (stored.body.outcome) request.outcome = stored.body.outcome;
+  return request;
+}

@@ -1,0 +1,40 @@
+import type { DataSource } from 'typeorm';
+import { SqlParams, dialectOf, quoteIdentifier } from '../metadata/sql.js';
+import type { SqlExecutor } from '../vault/vault.js';
+
+export type SubjectState = 'anonymized' | 'deleted';
+
+/** Remembers which subjects an erasure has touched, so exports can warn and a repeated erasure is a no-op. */
+export class SubjectStates {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly tableName: string,
+  ) {}
+
+  static key(subjectType: string, tenantId: string | null, subjectId: string): string {
+    return `${subjectType}|${tenantId ?? ''}|${subjectId}`;
+  }
+
+  /** Replaces the subject's state (or clears it with null) inside the caller's transaction. */
+  async set(executor: SqlExecutor, key: string, state: SubjectState | null, requestId: string, now: number): Promise<void> {
+    const q = (n: string) => quoteIdentifier(this.dataSource, n);
+    const del = new SqlParams(dialectOf(this.dataSource));
+    await executor.query(`DELETE FROM ${q(this.tableName)} WHERE ${q('subject_key')} = ${del.add(key)}`, del.values);
+    if (state === null) return;
+    const ins = new SqlParams(dialectOf(this.dataSource));
+    await executor.query(
+      `INSERT INTO ${q(this.tableName)} (${q('subject_key')}, ${q('state')}, ${q('request_id')}, ${q('updated_at')}) VALUES (${[key, state, requestId, now].map((v) => ins.add(v)).join(', ')})`,
+      ins.values,
+    );
+  }
+
+  async get(key: string): Promise<{ state: SubjectState; requestId: string } | null> {
+    const params = new SqlParams(dialectOf(this.dataSource));
+    const q = (n: string) => quoteIdentifier(this.dataSource, n);
+    const rows = await this.dataSource.query(
+      `SELECT ${q('state')}, ${q('request_id')} FROM ${q(this.tableName)} WHERE ${q('subject_key')} = ${params.add(key)}`,
+      params.values,
+    );
+    return rows.length ? { state: rows[0].state as SubjectState, requestId: String(rows[0].request_id) } : null;
+  }
+}

@@ -1,0 +1,46 @@
+// Public API of privacy-engine. Adapters with heavy SDKs live under subpaths (privacy-engine/adapters/<name>).
+export { PrivacyEngine, type ExportInput, type DownloadResult } from './engine/privacy-engine.js';
+export type { PrivacyEngineOptions } from './engine/options.js';
+export { type Actor, type Action, type Authorize, type AuthorizationContext, defaultAuthorize, ADMIN_ROLE } from './engine/policy.js';
+export type { PrivacyRequest, RequestType, RequestStatus, Regulation, ReviewItem, ExportOutcome } from './engine/request.js';
+export { WARNING_MESSAGES } from './engine/request.js';
+export type { Logger } from './engine/logger.js';
+
+export * from './decorators/index.js';
+export type {
+  CategoryDefinition,
+  CategoryFacts,
+  DataCategoryProvider as DataCategoryProviderInterface,
+  DataSubjectOptions,
+  EraseAction,
+  LinkSpec,
+  PersonalDataOptions,
+  PolymorphicLink,
+  ProviderSubject,
+  RedactContext,
+  RedactFunction,
+  RedactOptions,
+  RedactStrategyName,
+  RetentionRule,
+} from './metadata/declarations.js';
+export type { DataMapJson, DataMapWarning } from './metadata/data-map.js';
+
+export {
+  PrivacyEngineError,
+  ValidationError,
+  NotFoundError,
+  ForbiddenError,
+  ConflictError,
+  LinkExpiredError,
+  MetadataError,
+  AdapterError,
+  WindowClosedError,
+  CancelledError,
+  type ErrorCode,
+  type ValidationIssue,
+} from './errors.js';
+
+export type { ClockPort, KeysPort, QueuePort, QueueJob, QueueHandler, StoragePort, StoredObjectInfo } from './ports/index.js';
+export { createInProcessQueue, type InProcessQueueOptions } from './adapters/in-process-queue.js';
+export { createLocalStorage, type LocalStorageOptions } from './adapters/local-storage.js';
+export { createSecretKeys, type SecretKeysOptions } from './adapters/secret-keys.js';
