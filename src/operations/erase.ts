@@ -1,0 +1,194 @@
+import type { ResolvedEntity } from '../metadata/data-map.js';
+import type { ReviewItem } from '../engine/request.js';
+import { SubjectStates } from '../engine/subject-states.js';
+import { countSubjectRows, primaryKeyOf, readSubjectPage, readSubjectRows } from '../engine/subject-rows.js';
+import type { ProviderSubject } from '../metadata/declarations.js';
+import { type ErasureStep, hidePage, redactPage, removePage } from './erasure-steps.js';
+import { type OperationContext, addReview, saveCheckpoint } from './operation-context.js';
+import { verifyErasure, type VerificationResult } from './verify.js';
+
+export type ErasureOperation = 'anonymize' | 'delete';
+
+interface EntityCount {
+  category: string;
+  action: 'anonymized' | 'hidden' | 'removed';
+  rows: number;
+  fields: string[];
+}
+
+interface ErasureCheckpoint {
+  step: number;
+  after: unknown[] | null;
+  seq: number;
+  done: number;
+  total: number;
+  counts: Record<string, EntityCount>;
+  probed: boolean;
+  providersDone: string[];
+}
+
+/** The proof of erasure: what was done, what was kept and why, and whether anything identifying remains. No PII. */
+export interface ErasureReceipt {
+  requestId: string;
+  operation: ErasureOperation;
+  subject: { type: string; id: string };
+  completedAt: string;
+  entities: Record<string, EntityCount>;
+  retained: Array<{ category: string; entity: string; rows: number; legalBasis: string; until: string | null }>;
+  providers: Array<{ name: string; category: string; status: 'done' | 'manual action required'; affected?: number }>;
+  verification: VerificationResult;
+  recoveryDeadline: string;
+  /** Set when the subject was already erased by an earlier request, and nothing was done. */
+  alreadyErasedBy?: string;
+}
+
+const ACTION_NAMES = { redact: 'anonymized', hide: 'hidden', remove: 'removed' } as const;
+
+/**
+ * Runs an erasure plan batch by batch. Each batch — the rows changed, their originals in the vault, and
+ * the checkpoint — commits in one transaction, so a worker that dies resumes exactly after the last
+ * committed batch and never redacts a row twice.
+ */
+export async function runErasure(ctx: OperationContext, operation: ErasureOperation, steps: ErasureStep[], subjectId: unknown): Promise<{ receipt: ErasureReceipt }> {
+  const { dataSource, map, request } = ctx;
+  const review: ReviewItem[] = [...request.body.review];
+  const saved = request.body.checkpoint as ErasureCheckpoint | undefined;
+  const cp: ErasureCheckpoint = saved ?? { step: 0, after: null, seq: 1, done: 0, total: 0, counts: {}, probed: false, providersDone: [] };
+
+  if (!saved) {
+    for (const step of steps) cp.total += await countSubjectRows(dataSource, step.entity, subjectId);
+    await saveCheckpoint(ctx, dataSource, { ...cp }, { done: 0, total: cp.total });
+  }
+
+  if (!cp.probed) {
+    // The subject's identifying values, sealed in the vault before anything changes: the verification pass looks for them later.
+    const probe = await identifyingValues(ctx, subjectId);
+    await dataSource.transaction(async (tx) => {
+      await ctx.vault.append(tx, request.id, cp.seq, 'redact', { e: '__probe__', values: probe }, ctx.now().getTime());
+      cp.seq++;
+      cp.probed = true;
+      await saveCheckpoint(ctx, tx, { ...cp });
+    }).catch((error) => {
+      ctx.vault.forget(request.id);
+      throw error;
+    });
+  }
+
+  for (; cp.step < steps.length; cp.step++, cp.after = null) {
+    const { entity, action } = steps[cp.step];
+    for (;;) {
+      await ctx.checkCancelled();
+      const rows = await readSubjectPage(dataSource, entity, subjectId, { batchSize: ctx.batchSize, after: cp.after });
+      if (rows.length === 0) break;
+      const next = { ...cp, counts: { ...cp.counts }, after: primaryKeyOf(entity, rows[rows.length - 1]), seq: cp.seq + 1, done: cp.done + rows.length };
+      await dataSource
+        .transaction(async (tx) => {
+          const now = ctx.now();
+          let changed = 0;
+          let fields: string[] = [];
+          if (action === 'redact') {
+            const result = await redactPage(tx, dataSource, entity, rows);
+            if (result.payload.rows.length) await ctx.vault.append(tx, request.id, cp.seq, 'redact', result.payload, now.getTime());
+            changed = result.payload.rows.length;
+            fields = [...result.fields];
+          } else if (action === 'hide') {
+            const payload = await hidePage(tx, dataSource, entity, rows, now);
+            if (payload.keys.length) await ctx.vault.append(tx, request.id, cp.seq, 'hide', payload, now.getTime());
+            changed = payload.keys.length;
+          } else {
+            const payload = await removePage(tx, dataSource, entity, rows);
+            await ctx.vault.append(tx, request.id, cp.seq, 'remove', payload, now.getTime());
+            changed = payload.rows.length;
+          }
+          const previous = next.counts[entity.name] ?? { category: entity.category, action: ACTION_NAMES[action], rows: 0, fields: [] };
+          next.counts[entity.name] = { ...previous, rows: previous.rows + changed, fields: [...new Set([...previous.fields, ...fields])].sort() };
+          await saveCheckpoint(ctx, tx, { ...next, step: cp.step }, { done: next.done, total: Math.max(cp.total, next.done) });
+        })
+        .catch((error) => {
+          ctx.vault.forget(request.id);
+          throw error;
+        });
+      Object.assign(cp, next);
+      if (rows.length < ctx.batchSize) break;
+    }
+  }
+
+  const subjectRef: ProviderSubject = { id: subjectId as string | number, tenantId: request.tenantId, requestId: request.id };
+  const providers: ErasureReceipt['providers'] = [];
+  for (const p of map.providers) {
+    const method = p.provider[operation];
+    if (typeof method !== 'function') {
+      providers.push({ name: p.name, category: p.category, status: 'manual action required' });
+      addReview(review, { item: `provider ${p.name}`, reason: `does not implement ${operation}: manual action required` });
+      continue;
+    }
+    if (!cp.providersDone.includes(p.name)) {
+      const result = await method.call(p.provider, subjectRef);
+      cp.providersDone.push(p.name);
+      await saveCheckpoint(ctx, dataSource, { ...cp });
+      providers.push({ name: p.name, category: p.category, status: 'done', ...(result && typeof result.affected === 'number' ? { affected: result.affected } : {}) });
+    } else {
+      providers.push({ name: p.name, category: p.category, status: 'done' });
+    }
+  }
+
+  const retained = await retainedReport(ctx, operation, subjectId);
+  const verification = await verifyErasure(ctx, subjectId, steps);
+  for (const finding of verification.remaining) {
+    addReview(review, { item: `${finding.entity}.${finding.field}`, reason: `${finding.rows} row(s) still hold an identifying value of the subject` });
+  }
+
+  const completedAt = ctx.now();
+  const key = SubjectStates.key(map.subject.name, request.tenantId, request.subjectId);
+  await dataSource.transaction(async (tx) => {
+    await ctx.subjectStates.set(tx, key, operation === 'anonymize' ? 'anonymized' : 'deleted', request.id, completedAt.getTime());
+    await saveCheckpoint(ctx, tx, { ...cp }, {}, { review });
+  });
+
+  return {
+    receipt: {
+      requestId: request.id,
+      operation,
+      subject: { type: map.subject.name, id: request.subjectId },
+      completedAt: completedAt.toISOString(),
+      entities: cp.counts,
+      retained,
+      providers,
+      verification,
+      recoveryDeadline: new Date(completedAt.getTime() + ctx.recoveryWindowMs).toISOString(),
+    },
+  };
+}
+
+/** The subject's own identifying values (email, phone, names), as stored, for the verification pass. */
+async function identifyingValues(ctx: OperationContext, subjectId: unknown): Promise<string[]> {
+  const subject = ctx.map.subject;
+  const fields = subject.fields.filter((f) => f.redaction?.identifying);
+  if (fields.length === 0) return [];
+  const [row] = await readSubjectPage(ctx.dataSource, subject, subjectId, { batchSize: 1 });
+  if (!row) return [];
+  return fields.map((f) => row[f.column.databaseName]).filter((v): v is string => typeof v === 'string' && v.length > 0);
+}
+
+/** Retained categories with their legal basis and, where the host gave a rule, the latest retention date. */
+async function retainedReport(ctx: OperationContext, operation: ErasureOperation, subjectId: unknown): Promise<ErasureReceipt['retained']> {
+  const out: ErasureReceipt['retained'] = [];
+  const retainedEntities: ResolvedEntity[] = ctx.map.entities.filter((e) => e.onErase === 'retain' && (operation === 'delete' || !e.fields.some((f) => f.redaction)));
+  for (const entity of retainedEntities) {
+    let rows = 0;
+    let until: number | null = null;
+    const driver = ctx.dataSource.driver;
+    for await (const page of readSubjectRows(ctx.dataSource, entity, subjectId, { batchSize: ctx.batchSize })) {
+      rows += page.length;
+      if (!entity.retention?.until) continue;
+      for (const raw of page) {
+        const row: Record<string, unknown> = {};
+        for (const f of entity.fields) row[f.column.propertyName] = raw[f.column.databaseName] == null ? raw[f.column.databaseName] : driver.prepareHydratedValue(raw[f.column.databaseName], f.column);
+        const date = entity.retention.until(row).getTime();
+        if (Number.isFinite(date)) until = until === null ? date : Math.max(until, date);
+      }
+    }
+    if (rows > 0) out.push({ category: entity.category, entity: entity.name, rows, legalBasis: entity.retention?.basis ?? '', until: until === null ? null : new Date(until).toISOString() });
+  }
+  return out;
+}

@@ -1,0 +1,166 @@
+import type { DataSource, EntityMetadata } from 'typeorm';
+import type { ResolvedDataMap, ResolvedEntity } from '../metadata/data-map.js';
+import { type RawRow, primaryKeyOf } from '../engine/subject-rows.js';
+import { type SqlExecutor, decodeRaw, encodeRaw } from '../vault/vault.js';
+import { type RowUpdate, deleteRows, insertRows, selectRows, setColumn, updateRows } from './batch-sql.js';
+
+/** What erasure does to one entity: redact fields in place, hide rows (soft delete), or remove them (snapshot, then delete). */
+export type StepAction = 'redact' | 'hide' | 'remove';
+
+export interface ErasureStep {
+  entity: ResolvedEntity;
+  action: StepAction;
+}
+
+/**
+ * Entities ordered so that a table comes before the tables it references (children first): removing in
+ * this order never breaks a foreign key, link paths through parents still resolve while children are
+ * processed, and undoing in reverse puts parents back before their children.
+ */
+export function childrenFirst(map: ResolvedDataMap): ResolvedEntity[] {
+  const entities = map.entities;
+  const references = (a: ResolvedEntity, b: ResolvedEntity) =>
+    a !== b && a.metadata.relations.some((r) => r.isOwning && !r.isManyToMany && r.inverseEntityMetadata.target === b.metadata.target);
+  const ordered: ResolvedEntity[] = [];
+  const visiting = new Set<ResolvedEntity>();
+  const visit = (e: ResolvedEntity) => {
+    if (ordered.includes(e) || visiting.has(e)) return; // a cycle keeps declaration order
+    visiting.add(e);
+    for (const child of entities) if (references(child, e)) visit(child);
+    visiting.delete(e);
+    ordered.push(e);
+  };
+  for (const e of [...entities].reverse()) visit(e);
+  // The subject goes last: every link resolves through it.
+  return [...ordered.filter((e) => !e.isSubject), ...ordered.filter((e) => e.isSubject)];
+}
+
+export function redactedFields(entity: ResolvedEntity) {
+  return entity.fields.filter((f) => f.redaction);
+}
+
+/** The vault payload of one batch; keys and values are raw database values, type-tagged for JSON. */
+export interface RedactPayload { e: string; rows: Array<[unknown[], Record<string, unknown>]> }
+export interface HidePayload { e: string; keys: unknown[][] }
+export interface RemovePayload { e: string; cols: string[]; rows: unknown[][]; junctions: Array<{ table: string; cols: string[]; fk: string[]; rows: unknown[][] }> }
+
+/** Redacts a page of rows; returns the originals of what changed (for the vault) and the fields touched. */
+export async function redactPage(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, rows: RawRow[]): Promise<{ payload: RedactPayload; fields: Set<string> }> {
+  const driver = dataSource.driver;
+  const fields = redactedFields(entity);
+  const updates: RowUpdate[] = [];
+  const payload: RedactPayload = { e: entity.name, rows: [] };
+  const touched = new Set<string>();
+  for (const row of rows) {
+    const hydrated: Record<string, unknown> = {};
+    for (const f of entity.fields) {
+      const raw = row[f.column.databaseName];
+      hydrated[f.name] = raw === null || raw === undefined ? raw : driver.prepareHydratedValue(raw, f.column);
+    }
+    const values = new Map<string, unknown>();
+    const originals: Record<string, unknown> = {};
+    for (const f of fields) {
+      const raw = row[f.column.databaseName];
+      if (raw === null || raw === undefined) continue;
+      const next = f.redaction!.apply(hydrated[f.name], hydrated);
+      values.set(f.column.databaseName, driver.preparePersistentValue(next, f.column));
+      originals[f.column.databaseName] = encodeRaw(raw);
+      touched.add(f.name);
+    }
+    if (values.size === 0) continue;
+    const key = primaryKeyOf(entity, row);
+    updates.push({ key, values });
+    payload.rows.push([key.map(encodeRaw), originals]);
+  }
+  await updateRows(executor, dataSource, entity.metadata.tablePath, entity.primaryKey, fields.map((f) => f.column), updates);
+  return { payload, fields: touched };
+}
+
+/** Soft-deletes the rows of a page that are not yet deleted; rows archived before stay as they were. */
+export async function hidePage(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, rows: RawRow[], now: Date): Promise<HidePayload> {
+  const column = entity.deleteDateColumn!;
+  const keys = rows.filter((r) => r[column.databaseName] === null || r[column.databaseName] === undefined).map((r) => primaryKeyOf(entity, r));
+  if (keys.length > 0) {
+    const q = dataSource.driver.escape(column.databaseName);
+    await setColumn(executor, dataSource, entity.metadata.tablePath, pkNames(entity), keys, column.databaseName, dataSource.driver.preparePersistentValue(now, column), ` AND ${q} IS NULL`);
+  }
+  return { e: entity.name, keys: keys.map((k) => k.map(encodeRaw)) };
+}
+
+/** Snapshots whole rows, and the join-table rows pointing at them, then deletes both. */
+export async function removePage(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, rows: RawRow[]): Promise<RemovePayload> {
+  const cols = entity.metadata.columns.map((c) => c.databaseName);
+  const full = await selectRows(executor, dataSource, entity.metadata.tablePath, pkNames(entity), rows.map((r) => primaryKeyOf(entity, r)));
+  const payload: RemovePayload = { e: entity.name, cols, rows: full.map((r) => cols.map((c) => encodeRaw(r[c]))), junctions: [] };
+  for (const { junction, fkColumns, refColumns } of junctionsReferencing(dataSource, entity.metadata)) {
+    const keys = full.map((r) => refColumns.map((c) => r[c]));
+    if (keys.length === 0) continue;
+    const jRows = await selectRows(executor, dataSource, junction.tablePath, fkColumns, keys);
+    if (jRows.length === 0) continue;
+    const jCols = junction.columns.map((c) => c.databaseName);
+    payload.junctions.push({ table: junction.tablePath, cols: jCols, fk: fkColumns, rows: jRows.map((r) => jCols.map((c) => encodeRaw(r[c]))) });
+    await deleteRows(executor, dataSource, junction.tablePath, fkColumns, keys);
+  }
+  await deleteRows(executor, dataSource, entity.metadata.tablePath, pkNames(entity), full.map((r) => entity.primaryKey.map((c) => r[c.databaseName])));
+  return payload;
+}
+
+/** Undo of redactPage: writes the original values back. `keep` filters which rows to restore. */
+export async function unredact(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, payload: RedactPayload, keep: (key: unknown[]) => boolean): Promise<number> {
+  const updates: RowUpdate[] = [];
+  for (const [encodedKey, originals] of payload.rows) {
+    const key = encodedKey.map(decodeRaw);
+    if (!keep(key)) continue;
+    updates.push({ key, values: new Map(Object.entries(originals).map(([c, v]) => [c, decodeRaw(v)])) });
+  }
+  const columns = entity.metadata.columns.filter((c) => updates.some((u) => u.values.has(c.databaseName)));
+  await updateRows(executor, dataSource, entity.metadata.tablePath, entity.primaryKey, columns, updates);
+  return updates.length;
+}
+
+export async function unhide(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, payload: HidePayload, keep: (key: unknown[]) => boolean): Promise<number> {
+  const keys = payload.keys.map((k) => k.map(decodeRaw)).filter(keep);
+  if (keys.length) await setColumn(executor, dataSource, entity.metadata.tablePath, pkNames(entity), keys, entity.deleteDateColumn!.databaseName, null);
+  return keys.length;
+}
+
+export async function unremove(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, payload: RemovePayload, keep: (key: unknown[]) => boolean): Promise<number> {
+  const keyIndexes = entity.primaryKey.map((c) => payload.cols.indexOf(c.databaseName));
+  const keyOf = (r: unknown[]) => keyIndexes.map((i) => r[i]);
+  const wanted = payload.rows.map((r) => r.map(decodeRaw)).filter((r) => keep(keyOf(r)));
+  // Rows an earlier partial restore already put back are skipped: restoring twice must not collide.
+  const present = new Set(
+    (await selectRows(executor, dataSource, entity.metadata.tablePath, pkNames(entity), wanted.map(keyOf))).map((r) => keyString(entity.primaryKey.map((c) => r[c.databaseName]))),
+  );
+  const rows = wanted.filter((r) => !present.has(keyString(keyOf(r))));
+  await insertRows(executor, dataSource, entity.metadata.tablePath, payload.cols, rows);
+  if (wanted.length === payload.rows.length) {
+    for (const j of payload.junctions) {
+      const jRows = j.rows.map((r) => r.map(decodeRaw));
+      const fkIndexes = j.fk.map((c) => j.cols.indexOf(c));
+      const current = await selectRows(executor, dataSource, j.table, j.fk, jRows.map((r) => fkIndexes.map((i) => r[i])));
+      const existing = new Set(current.map((r) => JSON.stringify(j.cols.map((c) => String(r[c])))));
+      await insertRows(executor, dataSource, j.table, j.cols, jRows.filter((r) => !existing.has(JSON.stringify(r.map(String)))));
+    }
+  }
+  return rows.length;
+}
+
+export function pkNames(entity: ResolvedEntity): string[] {
+  return entity.primaryKey.map((c) => c.databaseName);
+}
+
+export function keyString(key: unknown[]): string {
+  return key.map((v) => String(v)).join(':');
+}
+
+function junctionsReferencing(dataSource: DataSource, metadata: EntityMetadata) {
+  const out: Array<{ junction: EntityMetadata; fkColumns: string[]; refColumns: string[] }> = [];
+  for (const junction of dataSource.entityMetadatas.filter((m) => m.isJunction)) {
+    for (const fk of junction.foreignKeys) {
+      if (fk.referencedEntityMetadata.target !== metadata.target) continue;
+      out.push({ junction, fkColumns: fk.columns.map((c) => c.databaseName), refColumns: fk.referencedColumns.map((c) => c.databaseName) });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,42 @@
+import type { DataSource } from 'typeorm';
+import type { ResolvedDataMap } from '../metadata/data-map.js';
+import type { ReviewItem } from '../engine/request.js';
+import type { RequestBody, RequestStore, StoredRequest } from '../engine/request-store.js';
+import type { SubjectStates } from '../engine/subject-states.js';
+import type { SqlExecutor, Vault } from '../vault/vault.js';
+
+/** What every erasure-family operation needs from the engine. */
+export interface OperationContext {
+  dataSource: DataSource;
+  map: ResolvedDataMap;
+  vault: Vault;
+  store: RequestStore;
+  subjectStates: SubjectStates;
+  request: StoredRequest;
+  batchSize: number;
+  recoveryWindowMs: number;
+  now(): Date;
+  /** Throws CancelledError between batches once the request was cancelled. */
+  checkCancelled(): Promise<void>;
+}
+
+/** Persists the operation's checkpoint (and progress) inside the batch's own transaction. */
+export async function saveCheckpoint(
+  ctx: OperationContext,
+  executor: SqlExecutor,
+  checkpoint: Record<string, unknown>,
+  progress: { done?: number; total?: number } = {},
+  extra: Partial<RequestBody> = {},
+): Promise<void> {
+  await ctx.store.update(
+    ctx.request.id,
+    { body: { checkpoint, ...extra }, progressDone: progress.done, progressTotal: progress.total },
+    ctx.now().getTime(),
+    undefined,
+    executor,
+  );
+}
+
+export function addReview(items: ReviewItem[], item: ReviewItem): void {
+  if (!items.some((i) => i.item === item.item && i.reason === item.reason)) items.push(item);
+}

@@ -1,0 +1,193 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { AdapterError } from '../errors.js';
+import { SqlParams, dialectOf, quoteIdentifier } from '../metadata/sql.js';
+import type { KeysPort } from '../ports/keys.js';
+
+/** Anything that runs SQL: the DataSource, or the EntityManager of an open transaction. */
+export interface SqlExecutor {
+  query(sql: string, parameters?: unknown[]): Promise<any>;
+}
+
+/**
+ * What a vault entry holds. `redact` and `remove` entries keep original values and are encrypted;
+ * `hide` entries list the ids of soft-deleted rows only, in plain text, so purge can destroy the key
+ * first and still find the rows to remove.
+ */
+export type VaultEntryKind = 'redact' | 'remove' | 'hide';
+const KEY_KIND = 'key';
+
+export interface VaultEntry {
+  seq: number;
+  kind: VaultEntryKind;
+  payload: unknown;
+}
+
+/**
+ * Encrypted snapshots for recovery: each request gets its own random AES-256-GCM data key, stored only
+ * wrapped by the keys port. Destroying that wrapped key (crypto-shredding) makes every entry unreadable.
+ */
+export class Vault {
+  private readonly table: string;
+  private readonly keyCache = new Map<string, Buffer>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    tableName: string,
+    private readonly keys: KeysPort,
+  ) {
+    this.table = quoteIdentifier(dataSource, tableName);
+  }
+
+  private q(name: string): string {
+    return quoteIdentifier(this.dataSource, name);
+  }
+
+  private params(): SqlParams {
+    return new SqlParams(dialectOf(this.dataSource));
+  }
+
+  /** Appends one entry (one batch of rows) inside the caller's transaction. */
+  async append(executor: SqlExecutor, requestId: string, seq: number, kind: VaultEntryKind, payload: unknown, now: number): Promise<void> {
+    const plain = Buffer.from(JSON.stringify(payload), 'utf8');
+    const body = kind === 'hide' ? plain : encrypt(await this.dataKey(executor, requestId, now), plain, `${requestId}:${seq}`);
+    await this.insert(executor, requestId, kind, seq, body, now);
+  }
+
+  /** Entries of a request in sequence order (or reverse, for undoing), decrypted, one at a time. */
+  async *entries(requestId: string, options: { kinds?: VaultEntryKind[]; reverse?: boolean; from?: number } = {}): AsyncGenerator<VaultEntry> {
+    const kinds = options.kinds ?? ['redact', 'remove', 'hide'];
+    let cursor = options.from ?? null;
+    for (;;) {
+      const params = this.params();
+      const op = options.reverse ? '<' : '>';
+      const rows = await this.dataSource.query(
+        `SELECT ${this.q('seq')}, ${this.q('kind')}, ${this.q('payload')} FROM ${this.table}
+         WHERE ${this.q('request_id')} = ${params.add(requestId)} AND ${this.q('kind')} IN (${kinds.map((k) => params.add(k)).join(', ')})
+         ${cursor === null ? '' : `AND ${this.q('seq')} ${op} ${params.add(cursor)}`}
+         ORDER BY ${this.q('seq')} ${options.reverse ? 'DESC' : 'ASC'} LIMIT 1`,
+        params.values,
+      );
+      if (rows.length === 0) return;
+      const seq = Number(rows[0].seq);
+      const kind = rows[0].kind as VaultEntryKind;
+      const raw = toBuffer(rows[0].payload);
+      const plain = kind === 'hide' ? raw : decrypt(await this.dataKey(this.dataSource, requestId, 0, false), raw, `${requestId}:${seq}`);
+      yield { seq, kind, payload: JSON.parse(plain.toString('utf8')) };
+      cursor = seq;
+    }
+  }
+
+  /** Crypto-shredding: the wrapped data key goes first, so nothing left behind can be decrypted. */
+  async shred(requestId: string): Promise<void> {
+    const params = this.params();
+    await this.dataSource.query(
+      `DELETE FROM ${this.table} WHERE ${this.q('request_id')} = ${params.add(requestId)} AND ${this.q('kind')} = ${params.add(KEY_KIND)}`,
+      params.values,
+    );
+    this.keyCache.delete(requestId);
+  }
+
+  /** Removes entries of the given kinds (after shredding, or once they are no longer needed). */
+  async deleteEntries(requestId: string, kinds: VaultEntryKind[]): Promise<void> {
+    const params = this.params();
+    await this.dataSource.query(
+      `DELETE FROM ${this.table} WHERE ${this.q('request_id')} = ${params.add(requestId)} AND ${this.q('kind')} IN (${kinds.map((k) => params.add(k)).join(', ')})`,
+      params.values,
+    );
+  }
+
+  async hasKey(requestId: string): Promise<boolean> {
+    return (await this.readWrappedKey(this.dataSource, requestId)) !== null;
+  }
+
+  private async dataKey(executor: SqlExecutor, requestId: string, now: number, create = true): Promise<Buffer> {
+    const cached = this.keyCache.get(requestId);
+    if (cached) return cached;
+    const context = `vault:${requestId}`;
+    const wrapped = await this.readWrappedKey(executor, requestId);
+    let key: Buffer;
+    if (wrapped) {
+      key = await this.keys.unwrapKey(wrapped, context);
+    } else if (create) {
+      key = randomBytes(32);
+      await this.insert(executor, requestId, KEY_KIND, 0, await this.keys.wrapKey(key, context), now);
+    } else {
+      throw new AdapterError('vault', `The vault key of request ${requestId} has been destroyed`);
+    }
+    this.keyCache.set(requestId, key);
+    return key;
+  }
+
+  private async readWrappedKey(executor: SqlExecutor, requestId: string): Promise<Buffer | null> {
+    const params = this.params();
+    const rows = await executor.query(
+      `SELECT ${this.q('payload')} FROM ${this.table} WHERE ${this.q('request_id')} = ${params.add(requestId)} AND ${this.q('kind')} = ${params.add(KEY_KIND)}`,
+      params.values,
+    );
+    return rows.length ? toBuffer(rows[0].payload) : null;
+  }
+
+  private async insert(executor: SqlExecutor, requestId: string, kind: string, seq: number, body: Buffer, now: number): Promise<void> {
+    const params = this.params();
+    const values = [requestId, kind, seq, body, now].map((v) => params.add(v)).join(', ');
+    await executor.query(
+      `INSERT INTO ${this.table} (${['request_id', 'kind', 'seq', 'payload', 'created_at'].map((c) => this.q(c)).join(', ')}) VALUES (${values})`,
+      params.values,
+    );
+  }
+
+  /** Forget cached keys (a rolled-back transaction may have discarded a freshly created one). */
+  forget(requestId: string): void {
+    this.keyCache.delete(requestId);
+  }
+}
+
+function encrypt(key: Buffer, plain: Buffer, aad: string): Buffer {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]);
+}
+
+function decrypt(key: Buffer, sealed: Buffer, aad: string): Buffer {
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(sealed.subarray(12, 28));
+    return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]);
+  } catch (cause) {
+    throw new AdapterError('vault', 'A vault entry could not be decrypted (tampered with, or the key is wrong)', cause);
+  }
+}
+
+function toBuffer(value: unknown): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value);
+  if (typeof value === 'string') return Buffer.from(value, 'binary');
+  throw new AdapterError('vault', 'Unexpected vault payload type');
+}
+
+/**
+ * Raw database values survive a JSON round trip with their type: dates, binary and JSON documents are
+ * tagged, so restore writes back exactly what was read.
+ */
+export function encodeRaw(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return { $d: value.toISOString() };
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return { $b: Buffer.from(value).toString('base64') };
+  if (typeof value === 'bigint') return { $n: value.toString() };
+  if (typeof value === 'object') return { $j: value };
+  return value;
+}
+
+export function decodeRaw(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  const tagged = value as Record<string, unknown>;
+  if ('$d' in tagged) return new Date(String(tagged.$d));
+  if ('$b' in tagged) return Buffer.from(String(tagged.$b), 'base64');
+  if ('$n' in tagged) return BigInt(String(tagged.$n));
+  if ('$j' in tagged) return JSON.stringify(tagged.$j);
+  return value;
+}
