@@ -38,6 +38,6 @@ export async function allTextValues(ds: DataSource): Promise<string[]> {
       }
     }
   }
-  expect(tables.length).toBeGreaterThan(10);
+  expect(tables.length).toBeGreaterThanOrEqual(4); // the engine's three tables and at least one of the host's
   return values;
 }
