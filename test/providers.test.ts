@@ -45,7 +45,8 @@ class Mailbox implements DataCategoryProviderInterface {
 
 const calendarSeen: string[] = [];
 @DataCategoryProvider({ name: 'calendar', category: { name: 'calendar', purpose: 'Scheduling', source: 'Calendar sync' } })
-class Calendar implements DataCategoryProviderInterface {
+// Registered by its decorator alone; exported so nothing else needs to name it.
+export class Calendar implements DataCategoryProviderInterface {
   async *export(subject: ProviderSubject) {
     calendarSeen.push(String(subject.id));
     for (let i = 0; i < 2500; i++) yield { id: `ev-${subject.id}-${i}`, title: `Meeting ${i}` };
