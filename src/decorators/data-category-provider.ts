@@ -1,4 +1,4 @@
-import type { CategoryDefinition, DataCategoryProvider } from '../metadata/declarations.js';
+import type { CategoryDefinition, DataCategoryProvider as ProviderContract } from '../metadata/declarations.js';
 import { getRegistry } from '../metadata/registry.js';
 
 export interface DataCategoryProviderOptions {
@@ -12,7 +12,7 @@ export interface DataCategoryProviderOptions {
  * no arguments unless an instance is registered with engine.registerProvider() under the same name.
  */
 export function DataCategoryProvider(options: DataCategoryProviderOptions) {
-  return <C extends new () => DataCategoryProvider>(target: C): void => {
+  return <C extends new () => ProviderContract>(target: C): void => {
     getRegistry().providers.push({ name: options.name ?? target.name, category: options.category, provider: target });
   };
 }
