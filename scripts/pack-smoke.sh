@@ -89,7 +89,24 @@ console.log('pack smoke: import OK (' + Object.keys(m).length + ' exports)');
 JS
 node check.mjs || fail "ESM import('$PKG_NAME')"
 
-# 3. Types, as a strict TypeScript host sees them: check.ts is CommonJS here (index.d.cts), check.mts is ESM (index.d.ts).
+# 3. Subpath exports: an adapter, the conformance suites and the Express entry, under both conditions.
+cat >subpaths.cjs <<JS
+const { createLocalStorage } = require('$PKG_NAME/adapters/local-storage');
+const { storageConformance } = require('$PKG_NAME/testing');
+require('$PKG_NAME/express');
+if (typeof createLocalStorage !== 'function' || typeof storageConformance !== 'function') { console.error('CJS subpaths lack their exports'); process.exit(1); }
+JS
+cat >subpaths.mjs <<JS
+const adapter = await import('$PKG_NAME/adapters/local-storage');
+const testing = await import('$PKG_NAME/testing');
+await import('$PKG_NAME/express');
+if (typeof adapter.createLocalStorage !== 'function' || typeof testing.storageConformance !== 'function') { console.error('ESM subpaths lack their exports'); process.exit(1); }
+JS
+node subpaths.cjs || fail "CommonJS subpath exports"
+node subpaths.mjs || fail "ESM subpath exports"
+echo "pack smoke: subpaths OK (adapters/*, testing, express)"
+
+# 4. Types, as a strict TypeScript host sees them: check.ts is CommonJS here (index.d.cts), check.mts is ESM (index.d.ts).
 for file in check.ts check.mts; do
   cat >"$file" <<TS
 import { PrivacyEngine, PrivacyEngineError } from '$PKG_NAME';
