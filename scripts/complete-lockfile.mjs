@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global URL, console */
 /**
  * The npm registry this project's machines reach lacks some platform-specific optional packages
  * (@swc/core-darwin-*, @rollup/rollup-win32-*, ...), so `npm install` here writes a lock without them and
