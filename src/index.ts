@@ -1,5 +1,9 @@
 // Public API of privacy-engine. Adapters with heavy SDKs live under subpaths (privacy-engine/adapters/<name>).
-export { PrivacyEngine, type ExportInput, type DownloadResult } from './engine/privacy-engine.js';
+export { PrivacyEngine, type ExportInput, type ErasureInput, type RestoreInput, type PurgeInput, type DownloadResult } from './engine/privacy-engine.js';
+export type { ErasureReceipt, ErasureOperation } from './operations/erase.js';
+export type { VerificationResult } from './operations/verify.js';
+export type { RestoreOutcome } from './operations/restore.js';
+export type { PurgeOutcome } from './operations/purge.js';
 export type { PrivacyEngineOptions } from './engine/options.js';
 export { type Actor, type Action, type Authorize, type AuthorizationContext, defaultAuthorize, ADMIN_ROLE } from './engine/policy.js';
 export type { PrivacyRequest, RequestType, RequestStatus, Regulation, ReviewItem, ExportOutcome } from './engine/request.js';

@@ -61,7 +61,7 @@ describeEachDatabase('erasure: anonymize, delete, restore, purge', (db) => {
     expect(receipt.verification).toMatchObject({ passed: true, valuesChecked: 4 });
     expect(receipt.entities.Contact).toEqual({ category: 'profile', action: 'anonymized', rows: 1, fields: ['birthday', 'customFields', 'email', 'firstName', 'lastName', 'notes', 'phone'] });
     expect(receipt.entities.Activity).toMatchObject({ action: 'anonymized', rows: 4, fields: ['body', 'subject'] });
-    expect(receipt.retained.map((r: { entity: string }) => r.entity).sort()).toEqual(['AuditLogEntry', 'Campaign', 'Company', 'Invoice', 'Quote']);
+    expect(receipt.retained.map((r: { entity: string }) => r.entity).sort()).toEqual(['AuditLogEntry', 'Campaign', 'Company', 'ConsentRecord', 'Invoice', 'Quote']);
     expect(JSON.stringify(done)).not.toContain('tokanon001');
 
     // Rows and history stay; identifying values are gone; the bystander is untouched.
@@ -85,6 +85,7 @@ describeEachDatabase('erasure: anonymize, delete, restore, purge', (db) => {
     // Running it again is a no-op, and restoring the first request still gives back the true originals.
     const second = await run(engine.anonymize({ subjectId: alice.contact.id, actor: admin }));
     expect((second.outcome as any).receipt.alreadyErasedBy).toBe(done.id);
+    await expect(engine.restore({ requestId: second.id, actor: admin })).rejects.toBeInstanceOf(ConflictError);
     await run(engine.restore({ requestId: done.id, actor: admin }));
     expect(await dumpTables(ds)).toEqual(before);
   });
@@ -116,6 +117,19 @@ describeEachDatabase('erasure: anonymize, delete, restore, purge', (db) => {
     expect((restore.outcome as any).partial).toBe(false);
     expect(await dumpTables(ds)).toEqual(before);
     await expect(engine.restore({ requestId: done.id, actor: admin })).rejects.toBeInstanceOf(ConflictError);
+    await expect(engine.purge({ requestId: done.id, actor: admin, force: true })).rejects.toThrow('was restored; there is nothing to purge');
+  });
+
+  it('restoring a delete that followed an anonymize leaves the subject anonymized', async () => {
+    const hal = await seedContact(ds, 'org-a', 'tokstak009');
+    const anonymized = await run(engine.anonymize({ subjectId: hal.contact.id, actor: admin }));
+    const deleted = await run(engine.delete({ subjectId: hal.contact.id, actor: admin }));
+    await run(engine.restore({ requestId: deleted.id, actor: admin }));
+    const exported = await run(engine.export({ subjectId: hal.contact.id, actor: admin }));
+    expect(exported.warnings).toEqual(['subject-anonymized']);
+    await run(engine.restore({ requestId: anonymized.id, actor: admin }));
+    const again = await run(engine.export({ subjectId: hal.contact.id, actor: admin }));
+    expect(again.warnings).toEqual([]);
   });
 
   it('restores chosen categories only', async () => {

@@ -1,6 +1,6 @@
 import { Column, Entity, JoinTable, ManyToMany, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { expect, it } from 'vitest';
-import { DataSubject, MetadataError, PersonalData, PrivacyEngine, Redact } from '../src/index.js';
+import { DataSubject, MetadataError, PersonalData, PrivacyEngine, Redact, defineRedact } from '../src/index.js';
 import { describeEachDatabase } from './support/databases.js';
 
 const SECRET = 'metadata-test-secret-metadata-test-secret-01';
@@ -113,6 +113,20 @@ describeEachDatabase('data map mistakes are MetadataErrors naming entity and fie
     @Entity('m11_log') @PersonalData({ category: 'log', link: { type: 'Person', typeColumn: 'targetType', idColumn: 'targetKey' }, onErase: 'retain', retention: { basis: 'Audit' } })
     class Log11 { @PrimaryGeneratedColumn() id!: number; @Column({ type: 'varchar', length: 20 }) targetType!: string; @Column({ type: 'varchar', length: 20 }) targetId!: string; }
     await expectMetadataError(startWith([Person11, Log11], Person11), "Log11: polymorphic link idColumn 'targetKey' is not a column of Log11", { entity: 'Log11', field: 'targetKey' });
+  });
+
+  it('resolves @Redact and exclude given database column names to their columns', async () => {
+    @Entity('m13_person') @DataSubject()
+    class Person13 { @PrimaryGeneratedColumn() id!: number; @Column({ name: 'first_name', type: 'varchar', length: 100 }) firstName!: string; }
+    @Entity('m13_login') @PersonalData({ category: 'logins', link: 'person', exclude: ['password_hash'] })
+    class Login13 { @PrimaryGeneratedColumn() id!: number; @Column({ name: 'password_hash', type: 'varchar', length: 100 }) passwordHash!: string; @ManyToOne(() => Person13) person!: Person13; }
+    defineRedact(Person13, 'first_name', 'name');
+    const dataSource = await db.createDataSource([Person13, Login13]);
+    const engine = new PrivacyEngine({ dataSource, subject: Person13, secret: SECRET });
+    await engine.start();
+    const map = engine.dataMap();
+    expect(map.entities[0].fields.find((f) => f.name === 'firstName')).toMatchObject({ column: 'first_name', redact: 'name' });
+    expect(map.entities[1].fields.find((f) => f.name === 'passwordHash')).toMatchObject({ exported: false });
   });
 
   it('accepts deep and many-to-many links when they are right', async () => {

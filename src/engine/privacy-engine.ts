@@ -32,6 +32,11 @@ import { SubjectStates } from './subject-states.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
+/** An erasure that found its subject already erased and changed nothing. */
+function isNoop(request: StoredRequest): boolean {
+  return Boolean((request.body.outcome as { receipt?: { alreadyErasedBy?: string } } | undefined)?.receipt?.alreadyErasedBy);
+}
+
 const subjectIdSchema = z.union([z.string().min(1).max(191), z.number().int()]);
 const exportInputSchema = z.object({
   subjectId: subjectIdSchema,
@@ -216,8 +221,8 @@ export class PrivacyEngine {
     const now = this.clock.now().getTime();
     const queued: PrivacyRequest[] = [];
     for (const type of ['anonymize', 'delete'] as const) {
-      for (const source of await store.list({ type, status: 'completed', limit: 1000 })) {
-        if (source.body.purgedAt || source.body.restoredAt || this.recoveryDeadline(source) > now) continue;
+      for await (const source of store.iterate({ type, status: 'completed' })) {
+        if (source.body.purgedAt || source.body.restoredAt || isNoop(source) || this.recoveryDeadline(source) > now) continue;
         try {
           queued.push(await this.requestPurge(source, SYSTEM_ACTOR_ID, false));
         } catch (error) {
@@ -266,7 +271,7 @@ export class PrivacyEngine {
     for (;;) {
       const request = await this.getRequest(requestId);
       if (TERMINAL_STATUSES.includes(request.status)) return request;
-      if (Date.now() > deadline) throw new PrivacyEngineError('CONFLICT', `Request ${requestId} did not finish within ${timeoutMs} ms`);
+      if (Date.now() > deadline) throw new ConflictError(`Request ${requestId} did not finish within ${timeoutMs} ms`, { requestId, status: request.status });
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
@@ -399,13 +404,15 @@ export class PrivacyEngine {
   private async requestPurge(source: StoredRequest, requestedBy: string, force: boolean): Promise<PrivacyRequest> {
     this.assertErasure(source);
     if (source.body.purgedAt) throw new ConflictError(`Request ${source.id} has already been purged`, { requestId: source.id });
+    if (source.body.restoredAt) throw new ConflictError(`Request ${source.id} was restored; there is nothing to purge`, { requestId: source.id });
     const deadline = this.recoveryDeadline(source);
-    if (!force && this.clock.now().getTime() < deadline) {
+    const early = this.clock.now().getTime() < deadline;
+    if (early && !force) {
       throw new ConflictError(`The recovery window of request ${source.id} is open until ${new Date(deadline).toISOString()}; pass force: true to purge now`, {
         requestId: source.id,
       });
     }
-    return this.createRequest('purge', this.subjectOf(source), requestedBy, source.body.regulation, { sourceRequestId: source.id, force });
+    return this.createRequest('purge', this.subjectOf(source), requestedBy, source.body.regulation, { sourceRequestId: source.id, force: early });
   }
 
   private assertErasure(source: StoredRequest): void {
@@ -413,6 +420,7 @@ export class PrivacyEngine {
       throw new ValidationError(`Request ${source.id} is not an anonymize or delete request`, [{ path: 'requestId', message: 'not an erasure' }]);
     }
     if (source.status !== 'completed') throw new ConflictError(`Request ${source.id} has not completed (status: ${source.status})`, { status: source.status });
+    if (isNoop(source)) throw new ConflictError(`Request ${source.id} changed nothing (the subject was already erased); act on the earlier request`, { requestId: source.id });
   }
 
   private recoveryDeadline(source: StoredRequest): number {
@@ -526,7 +534,7 @@ export class PrivacyEngine {
       subject: { id: subject.id, publicId: subject.publicId, tenantId: subject.tenantId, displayName: this.displayName(subject) },
       warnings,
       now,
-      downloadExpiresAt: new Date(now.getTime() + this.options.policy.downloadExpiryDays * DAY),
+      downloadExpiresAt: () => new Date(this.clock.now().getTime() + this.options.policy.downloadExpiryDays * DAY),
       onProgress: async (done, total) => {
         // Progress is persisted at most a few times a second: one UPDATE per batch would dominate small batches.
         const t = Date.now();

@@ -149,6 +149,29 @@ export class RequestStore {
     return rows.map((r: Record<string, unknown>) => this.fromRow(r));
   }
 
+  /** Every request matching the filter, oldest first, a page at a time (for sweeps such as purgeExpired). */
+  async *iterate(filter: { type?: RequestType; status?: RequestStatus }): AsyncGenerator<StoredRequest> {
+    let after: { createdAt: number; id: string } | null = null;
+    for (;;) {
+      const params = new SqlParams(this.dialect);
+      const where: string[] = [];
+      if (filter.type) where.push(`${this.q('type')} = ${params.add(filter.type)}`);
+      if (filter.status) where.push(`${this.q('status')} = ${params.add(filter.status)}`);
+      if (after) {
+        const c = this.q('created_at');
+        where.push(`(${c} > ${params.add(after.createdAt)} OR (${c} = ${params.add(after.createdAt)} AND ${this.q('id')} > ${params.add(after.id)}))`);
+      }
+      const rows: Record<string, unknown>[] = await this.dataSource.query(
+        `SELECT * FROM ${this.table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${this.q('created_at')}, ${this.q('id')} LIMIT 500`,
+        params.values,
+      );
+      for (const row of rows) yield this.fromRow(row);
+      if (rows.length < 500) return;
+      const last = this.fromRow(rows[rows.length - 1]);
+      after = { createdAt: last.createdAt, id: last.id };
+    }
+  }
+
   /**
    * Applies a patch; with `onlyIfStatus` it is a compare-and-set on the status, so two workers cannot
    * both take the same queued request. Returns the updated request, or null when the condition failed.

@@ -130,8 +130,10 @@ function resolveEntity(
   const fields: ResolvedField[] = metadata.columns.map((column) => {
     const name = fieldName(column);
     const facts = columnFacts(dataSource, metadata, column);
-    const field: ResolvedField = { name, column, facts, exported: !exclude.has(name) && !exclude.has(column.propertyPath) };
-    const rule = redactions.filter((r) => r.property === column.propertyPath || r.property === column.propertyName).at(-1);
+    // Property paths and database names both name a column: resolve each declaration to its column.
+    const excluded = [...exclude].some((n) => findColumn(metadata, n) === column);
+    const field: ResolvedField = { name, column, facts, exported: !excluded };
+    const rule = redactions.filter((r) => findColumn(metadata, r.property) === column).at(-1);
     if (rule) {
       const problems = checkRedactRule(rule.strategy, rule.options, facts);
       if (problems.length > 0) {

@@ -132,7 +132,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
     }
   }
 
-  const retained = await retainedReport(ctx, operation, subjectId);
+  const retained = await retainedReport(ctx, subjectId);
   const verification = await verifyErasure(ctx, subjectId, steps);
   for (const finding of verification.remaining) {
     addReview(review, { item: `${finding.entity}.${finding.field}`, reason: `${finding.rows} row(s) still hold an identifying value of the subject` });
@@ -171,9 +171,9 @@ async function identifyingValues(ctx: OperationContext, subjectId: unknown): Pro
 }
 
 /** Retained categories with their legal basis and, where the host gave a rule, the latest retention date. */
-async function retainedReport(ctx: OperationContext, operation: ErasureOperation, subjectId: unknown): Promise<ErasureReceipt['retained']> {
+async function retainedReport(ctx: OperationContext, subjectId: unknown): Promise<ErasureReceipt['retained']> {
   const out: ErasureReceipt['retained'] = [];
-  const retainedEntities: ResolvedEntity[] = ctx.map.entities.filter((e) => e.onErase === 'retain' && (operation === 'delete' || !e.fields.some((f) => f.redaction)));
+  const retainedEntities: ResolvedEntity[] = ctx.map.entities.filter((e) => !e.isSubject && e.onErase === 'retain');
   for (const entity of retainedEntities) {
     let rows = 0;
     let until: number | null = null;

@@ -20,7 +20,8 @@ export interface ExportContext {
   subject: { id: unknown; publicId: string; tenantId: string | null; displayName: string | null };
   warnings: string[];
   now: Date;
-  downloadExpiresAt: Date;
+  /** When the download stops working, counted from the moment the archive is stored. */
+  downloadExpiresAt: () => Date;
   /** Called after every batch with records written so far and the total planned. */
   onProgress(done: number, total: number): Promise<void>;
   /** Throws when the request was cancelled, between batches. */
@@ -91,7 +92,7 @@ export async function runExport(ctx: ExportContext): Promise<ExportOutcome> {
     const [result, stored] = await Promise.all([archive.done, ctx.storage.put(key, archive.stream)]);
     return {
       counts: result.counts,
-      artifact: { key, fileName: exportFileName(map.subject.name, ctx.subject.publicId, ctx.now), size: stored.size, expiresAt: ctx.downloadExpiresAt.toISOString() },
+      artifact: { key, fileName: exportFileName(map.subject.name, ctx.subject.publicId, ctx.now), size: stored.size, expiresAt: ctx.downloadExpiresAt().toISOString() },
     };
   } finally {
     await rm(spoolDir, { recursive: true, force: true });

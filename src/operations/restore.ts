@@ -72,7 +72,14 @@ export async function runRestore(ctx: OperationContext, source: StoredRequest, p
       // The data is back: the erasure no longer applies to the subject, and its originals need no keeping.
       const key = SubjectStates.key(map.subject.name, source.tenantId, source.subjectId);
       const state = await ctx.subjectStates.get(key);
-      if (state?.requestId === source.id) await ctx.subjectStates.set(tx, key, null, source.id, now);
+      if (state?.requestId === source.id) {
+        // An earlier erasure that is still in force (e.g. the anonymize a restored delete followed) takes over again.
+        const history = await ctx.store.list({ subjectType: source.subjectType, subjectId: source.subjectId, tenantId: source.tenantId, status: 'completed' });
+        const earlier = history.find(
+          (r) => r.id !== source.id && (r.type === 'anonymize' || r.type === 'delete') && !r.body.restoredAt && !r.body.purgedAt && !(r.body.outcome as { receipt?: { alreadyErasedBy?: string } })?.receipt?.alreadyErasedBy,
+        );
+        await ctx.subjectStates.set(tx, key, earlier ? (earlier.type === 'anonymize' ? 'anonymized' : 'deleted') : null, earlier?.id ?? source.id, now);
+      }
       await ctx.store.update(source.id, { body: { restoredAt: now, restoredBy: request.id } }, now, undefined, tx);
     }
     await saveCheckpoint(ctx, tx, { ...cp }, {}, { review });
