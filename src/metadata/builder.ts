@@ -89,7 +89,7 @@ export function buildDataMap(options: BuildOptions): ResolvedDataMap {
   }
 
   const providers = resolveProviders([...registry.providers, ...options.providers], categories);
-  return { subject, entities, categories: categories.resolved(), providers, warnings: keysetIndexWarnings(dataSource, entities) };
+  return { subject, entities, categories: categories.resolved(), providers, warnings: [...keysetIndexWarnings(dataSource, entities), ...removalWarnings(entities)] };
 }
 
 function resolveEntity(
@@ -252,6 +252,29 @@ function keysetIndexWarnings(dataSource: DataSource, entities: ResolvedEntity[])
         message: `${entity.name}: no index on (${wanted.join(', ')}); reading a subject with many rows pages slowly without it`,
         suggestion: `CREATE INDEX ${q(`IDX_${table}_${column.databaseName}_keyset`)} ON ${quoteTablePath(dataSource, entity.metadata.tablePath)} (${wanted.map(q).join(', ')})`,
       });
+    }
+  }
+  return warnings;
+}
+
+/**
+ * An entity that delete removes outright (no @DeleteDateColumn) cannot go while rows that stay point at it:
+ * the database would refuse and the delete request would fail. Said at start-up rather than mid-request.
+ */
+function removalWarnings(entities: ResolvedEntity[]): DataMapWarning[] {
+  const warnings: DataMapWarning[] = [];
+  for (const removed of entities.filter((e) => e.onErase === 'delete' && !e.deleteDateColumn)) {
+    for (const keeper of entities.filter((e) => e.onErase !== 'delete')) {
+      const blocking = keeper.metadata.relations.filter(
+        (r) => r.isOwning && !r.isManyToMany && r.inverseEntityMetadata.target === removed.metadata.target && r.onDelete !== 'CASCADE' && r.onDelete !== 'SET NULL',
+      );
+      for (const relation of blocking) {
+        warnings.push({
+          code: 'REMOVAL_BLOCKED',
+          entity: removed.name,
+          message: `${removed.name}: delete removes its rows, but ${keeper.name}.${relation.propertyPath} (onErase '${keeper.onErase}') still points at them; add a @DeleteDateColumn to ${removed.name} so it is hidden instead`,
+        });
+      }
     }
   }
   return warnings;

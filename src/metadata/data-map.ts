@@ -63,7 +63,7 @@ export interface ResolvedDataMap {
 }
 
 export interface DataMapWarning {
-  code: 'MISSING_KEYSET_INDEX';
+  code: 'MISSING_KEYSET_INDEX' | 'REMOVAL_BLOCKED';
   entity: string;
   message: string;
   /** A statement that fixes it, for the host's next migration. */
