@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
 import { AdapterError, ValidationError } from '../errors.js';
 import type { KeysPort } from '../ports/keys.js';
+import { open, seal } from '../vault/aes-gcm.js';
 
 export interface SecretKeysOptions {
   /** At least 32 characters of high-entropy secret; every key is derived from it with HKDF-SHA256. */
@@ -22,18 +23,11 @@ export function createSecretKeys(options: SecretKeysOptions): KeysPort {
   return {
     name: 'secret',
     async wrapKey(dataKey, context) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', wrappingKey, iv);
-      cipher.setAAD(Buffer.from(context, 'utf8'));
-      const body = Buffer.concat([cipher.update(dataKey), cipher.final()]);
-      return Buffer.concat([iv, cipher.getAuthTag(), body]);
+      return seal(wrappingKey, dataKey, context);
     },
     async unwrapKey(wrapped, context) {
       try {
-        const decipher = createDecipheriv('aes-256-gcm', wrappingKey, wrapped.subarray(0, 12));
-        decipher.setAAD(Buffer.from(context, 'utf8'));
-        decipher.setAuthTag(wrapped.subarray(12, 28));
-        return Buffer.concat([decipher.update(wrapped.subarray(28)), decipher.final()]);
+        return open(wrappingKey, wrapped, context);
       } catch (cause) {
         throw new AdapterError('secret', 'A wrapped key could not be opened (wrong secret or context)', cause);
       }

@@ -40,3 +40,24 @@ export async function saveCheckpoint(
 export function addReview(items: ReviewItem[], item: ReviewItem): void {
   if (!items.some((i) => i.item === item.item && i.reason === item.reason)) items.push(item);
 }
+
+/** Calls restore() or purge() on every provider; one without it is reported as manual action. */
+export async function callProviders(
+  ctx: OperationContext,
+  method: 'restore' | 'purge',
+  subject: { id: string | number; tenantId: string | null; requestId: string },
+  review: ReviewItem[],
+): Promise<Array<{ name: string; status: 'done' | 'manual action required' }>> {
+  const results: Array<{ name: string; status: 'done' | 'manual action required' }> = [];
+  for (const p of ctx.map.providers) {
+    const fn = p.provider[method];
+    if (typeof fn === 'function') {
+      await fn.call(p.provider, subject);
+      results.push({ name: p.name, status: 'done' });
+    } else {
+      results.push({ name: p.name, status: 'manual action required' });
+      addReview(review, { item: `provider ${p.name}`, reason: `does not implement ${method}: manual action required` });
+    }
+  }
+  return results;
+}

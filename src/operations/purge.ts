@@ -5,7 +5,7 @@ import type { RawRow } from '../engine/subject-rows.js';
 import { decodeRaw } from '../vault/vault.js';
 import { deleteRows, selectRows } from './batch-sql.js';
 import { type HidePayload, pkNames, redactPage } from './erasure-steps.js';
-import { type OperationContext, addReview, saveCheckpoint } from './operation-context.js';
+import { type OperationContext, addReview, callProviders, saveCheckpoint } from './operation-context.js';
 
 export interface PurgeOutcome {
   sourceRequestId: string;
@@ -75,16 +75,7 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
   }
   await ctx.vault.deleteEntries(source.id, ['hide']);
 
-  const providers: PurgeOutcome['providers'] = [];
-  for (const p of map.providers) {
-    if (typeof p.provider.purge === 'function') {
-      await p.provider.purge({ id: source.subjectId, tenantId: source.tenantId, requestId: source.id });
-      providers.push({ name: p.name, status: 'done' });
-    } else {
-      providers.push({ name: p.name, status: 'manual action required' });
-      addReview(review, { item: `provider ${p.name}`, reason: 'does not implement purge: manual action required' });
-    }
-  }
+  const providers = await callProviders(ctx, 'purge', { id: source.subjectId, tenantId: source.tenantId, requestId: source.id }, review);
   const now = ctx.now().getTime();
   await dataSource.transaction(async (tx) => {
     await ctx.store.update(source.id, { body: { purgedAt: now, purgedBy: request.id } }, now, undefined, tx);

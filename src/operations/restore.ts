@@ -3,7 +3,7 @@ import type { ReviewItem } from '../engine/request.js';
 import type { StoredRequest } from '../engine/request-store.js';
 import type { ResolvedEntity } from '../metadata/data-map.js';
 import { type HidePayload, type RedactPayload, type RemovePayload, keyString, unhide, unredact, unremove } from './erasure-steps.js';
-import { type OperationContext, addReview, saveCheckpoint } from './operation-context.js';
+import { type OperationContext, callProviders, saveCheckpoint } from './operation-context.js';
 
 export interface RestoreParams {
   sourceRequestId: string;
@@ -53,18 +53,7 @@ export async function runRestore(ctx: OperationContext, source: StoredRequest, p
     });
   }
 
-  const providers: RestoreOutcome['providers'] = [];
-  if (!partial) {
-    for (const p of map.providers) {
-      if (typeof p.provider.restore === 'function') {
-        await p.provider.restore({ id: source.subjectId, tenantId: source.tenantId, requestId: source.id });
-        providers.push({ name: p.name, status: 'done' });
-      } else {
-        providers.push({ name: p.name, status: 'manual action required' });
-        addReview(review, { item: `provider ${p.name}`, reason: 'does not implement restore: manual action required' });
-      }
-    }
-  }
+  const providers = partial ? [] : await callProviders(ctx, 'restore', { id: source.subjectId, tenantId: source.tenantId, requestId: source.id }, review);
 
   const now = ctx.now().getTime();
   await dataSource.transaction(async (tx) => {

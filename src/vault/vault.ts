@@ -1,8 +1,9 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { AdapterError } from '../errors.js';
 import { SqlParams, dialectOf, quoteIdentifier } from '../metadata/sql.js';
 import type { KeysPort } from '../ports/keys.js';
+import { open, seal } from './aes-gcm.js';
 
 /** Anything that runs SQL: the DataSource, or the EntityManager of an open transaction. */
 export interface SqlExecutor {
@@ -50,7 +51,7 @@ export class Vault {
   /** Appends one entry (one batch of rows) inside the caller's transaction. */
   async append(executor: SqlExecutor, requestId: string, seq: number, kind: VaultEntryKind, payload: unknown, now: number): Promise<void> {
     const plain = Buffer.from(JSON.stringify(payload), 'utf8');
-    const body = kind === 'hide' ? plain : encrypt(await this.dataKey(executor, requestId, now), plain, `${requestId}:${seq}`);
+    const body = kind === 'hide' ? plain : seal(await this.dataKey(executor, requestId, now), plain, `${requestId}:${seq}`);
     await this.insert(executor, requestId, kind, seq, body, now);
   }
 
@@ -143,20 +144,9 @@ export class Vault {
   }
 }
 
-function encrypt(key: Buffer, plain: Buffer, aad: string): Buffer {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(Buffer.from(aad, 'utf8'));
-  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), body]);
-}
-
 function decrypt(key: Buffer, sealed: Buffer, aad: string): Buffer {
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
-    decipher.setAAD(Buffer.from(aad, 'utf8'));
-    decipher.setAuthTag(sealed.subarray(12, 28));
-    return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]);
+    return open(key, sealed, aad);
   } catch (cause) {
     throw new AdapterError('vault', 'A vault entry could not be decrypted (tampered with, or the key is wrong)', cause);
   }
