@@ -23,28 +23,53 @@ export function keyIn(dataSource: DataSource, keyColumns: string[], keys: unknow
 }
 
 /**
- * UPDATE ... SET col = CASE WHEN key = ? THEN ? ... ELSE col END WHERE key IN (...).
- * On PostgreSQL every value is cast to the column's type, since untyped parameters inside CASE are text.
+ * Writes per-row values with one statement per batch: the new values travel as a derived table joined on
+ * the key (`UPDATE ... FROM (VALUES ...)` on PostgreSQL and SQLite, `UPDATE ... JOIN (SELECT ... UNION ALL ...)`
+ * on MySQL/MariaDB). A CASE per row would make the database compare every row with every branch.
+ * Rows are grouped by the set of columns they change, so a column a row leaves alone is never touched.
  */
 export async function updateRows(executor: SqlExecutor, dataSource: DataSource, tablePath: string, keyColumns: ColumnMetadata[], columns: ColumnMetadata[], updates: RowUpdate[]): Promise<void> {
-  if (updates.length === 0) return;
-  const perRow = keyColumns.length * (columns.length + 1) + columns.length;
-  const chunk = Math.max(1, Math.floor(MAX_PARAMS / perRow));
-  for (let i = 0; i < updates.length; i += chunk) {
-    const part = updates.slice(i, i + chunk);
-    const params = new SqlParams(dialectOf(dataSource));
-    const q = (n: string) => quoteIdentifier(dataSource, n);
-    const sets: string[] = [];
-    for (const column of columns) {
-      const rows = part.filter((u) => u.values.has(column.databaseName));
-      if (rows.length === 0) continue;
-      const whens = rows.map((u) => `WHEN ${keyMatch(dataSource, keyColumns, u.key, params)} THEN ${cast(dataSource, column, params.add(u.values.get(column.databaseName)))}`);
-      sets.push(`${q(column.databaseName)} = CASE ${whens.join(' ')} ELSE ${q(column.databaseName)} END`);
-    }
-    if (sets.length === 0) continue;
-    const where = keyIn(dataSource, keyColumns.map((c) => c.databaseName), part.map((u) => u.key), params);
-    await executor.query(`UPDATE ${quoteTablePath(dataSource, tablePath)} SET ${sets.join(', ')} WHERE ${where}`, params.values);
+  const groups = new Map<string, { columns: ColumnMetadata[]; rows: RowUpdate[] }>();
+  for (const update of updates) {
+    const changed = columns.filter((c) => update.values.has(c.databaseName));
+    if (changed.length === 0) continue;
+    const id = changed.map((c) => c.databaseName).join('\u0000');
+    const group = groups.get(id) ?? { columns: changed, rows: [] };
+    group.rows.push(update);
+    groups.set(id, group);
   }
+  for (const group of groups.values()) {
+    const width = keyColumns.length + group.columns.length;
+    for (const part of chunks(group.rows, Math.max(1, Math.floor(MAX_PARAMS / width)))) {
+      await updateGroup(executor, dataSource, tablePath, keyColumns, group.columns, part);
+    }
+  }
+}
+
+async function updateGroup(executor: SqlExecutor, dataSource: DataSource, tablePath: string, keyColumns: ColumnMetadata[], columns: ColumnMetadata[], rows: RowUpdate[]): Promise<void> {
+  const dialect = dialectOf(dataSource);
+  const params = new SqlParams(dialect);
+  const q = (n: string) => quoteIdentifier(dataSource, n);
+  const table = quoteTablePath(dataSource, tablePath);
+  const all = [...keyColumns, ...columns];
+  const names = all.map((_, i) => `pe_c${i}`);
+  const valuesOf = (u: RowUpdate) => [...u.key, ...columns.map((c) => u.values.get(c.databaseName))];
+  const on = keyColumns.map((c, i) => `pe_t.${q(c.databaseName)} = pe_v.${names[i]}`).join(' AND ');
+  if (dialect === 'mysql') {
+    const selects = rows.map((u, r) => `SELECT ${valuesOf(u).map((v, i) => (r === 0 ? `${params.add(v)} AS ${names[i]}` : params.add(v))).join(', ')}`);
+    const sets = columns.map((c, i) => `pe_t.${q(c.databaseName)} = pe_v.${names[keyColumns.length + i]}`);
+    await executor.query(`UPDATE ${table} pe_t JOIN (${selects.join(' UNION ALL ')}) pe_v ON ${on} SET ${sets.join(', ')}`, params.values);
+    return;
+  }
+  // PostgreSQL types every placeholder from the first row's casts; SQLite takes values as they come.
+  const tuples = rows.map((u) => `(${valuesOf(u).map((v, i) => cast(dataSource, all[i], params.add(v))).join(', ')})`);
+  const sets = columns.map((c, i) => `${q(c.databaseName)} = pe_v.${names[keyColumns.length + i]}`);
+  const derived =
+    dialect === 'postgres'
+      ? `(VALUES ${tuples.join(', ')}) AS pe_v(${names.join(', ')})`
+      : `(SELECT ${names.map((n, i) => `column${i + 1} AS ${n}`).join(', ')} FROM (VALUES ${tuples.join(', ')})) AS pe_v`;
+  const where = keyColumns.map((c, i) => `${table}.${q(c.databaseName)} = pe_v.${names[i]}`).join(' AND ');
+  await executor.query(`UPDATE ${table} SET ${sets.join(', ')} FROM ${derived} WHERE ${where}`, params.values);
 }
 
 /** Sets one column to one value for the given keys (soft delete, undelete). */
@@ -86,10 +111,6 @@ export async function insertRows(executor: SqlExecutor, dataSource: DataSource, 
       params.values,
     );
   }
-}
-
-function keyMatch(dataSource: DataSource, keyColumns: ColumnMetadata[], key: unknown[], params: SqlParams): string {
-  return keyColumns.map((c, i) => `${quoteIdentifier(dataSource, c.databaseName)} = ${params.add(key[i])}`).join(' AND ');
 }
 
 const PG_CASTABLE = /^(character varying|varchar|character|char|text|citext|integer|int|int2|int4|int8|smallint|bigint|numeric|decimal|real|double precision|boolean|date|time|timestamp|timestamp with time zone|timestamp without time zone|timestamptz|json|jsonb|bytea|uuid|inet)$/;

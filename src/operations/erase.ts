@@ -3,7 +3,7 @@ import type { ReviewItem } from '../engine/request.js';
 import { SubjectStates } from '../engine/subject-states.js';
 import { countSubjectRows, primaryKeyOf, readSubjectPage, readSubjectRows } from '../engine/subject-rows.js';
 import type { ProviderSubject } from '../metadata/declarations.js';
-import { type ErasureStep, hidePage, redactPage, removePage } from './erasure-steps.js';
+import { type ErasureStep, hidePage, redactPage, redactedFields, removePage } from './erasure-steps.js';
 import { type OperationContext, addReview, saveCheckpoint } from './operation-context.js';
 import { verifyErasure, type VerificationResult } from './verify.js';
 
@@ -78,7 +78,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
     const { entity, action } = steps[cp.step];
     for (;;) {
       await ctx.checkCancelled();
-      const rows = await readSubjectPage(dataSource, entity, subjectId, { batchSize: ctx.batchSize, after: cp.after });
+      const rows = await readSubjectPage(dataSource, entity, subjectId, { batchSize: ctx.batchSize, after: cp.after, columns: columnsFor(steps[cp.step]) });
       if (rows.length === 0) break;
       const next = { ...cp, counts: { ...cp.counts }, after: primaryKeyOf(entity, rows[rows.length - 1]), seq: cp.seq + 1, done: cp.done + rows.length };
       await dataSource
@@ -158,6 +158,14 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
       recoveryDeadline: new Date(completedAt.getTime() + ctx.recoveryWindowMs).toISOString(),
     },
   };
+}
+
+/** Only what the step needs travels from the database: the key plus the redacted (or delete-date) columns. */
+function columnsFor({ entity, action }: ErasureStep) {
+  if (action === 'hide') return [entity.deleteDateColumn!];
+  if (action === 'remove') return [];
+  const fields = redactedFields(entity);
+  return fields.some((f) => typeof f.redaction!.strategy === 'function') ? undefined : fields.map((f) => f.column);
 }
 
 /** The subject's own identifying values (email, phone, names), as stored, for the verification pass. */

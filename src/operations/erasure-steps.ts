@@ -51,18 +51,18 @@ export async function redactPage(executor: SqlExecutor, dataSource: DataSource, 
   const updates: RowUpdate[] = [];
   const payload: RedactPayload = { e: entity.name, rows: [] };
   const touched = new Set<string>();
+  // Custom functions see the whole row; built-in strategies only their own value, so only they pay for it.
+  const needsRow = fields.some((f) => typeof f.redaction!.strategy === 'function');
+  const hydrate = (raw: unknown, f: (typeof entity.fields)[number]) => (raw === null || raw === undefined ? raw : driver.prepareHydratedValue(raw, f.column));
   for (const row of rows) {
     const hydrated: Record<string, unknown> = {};
-    for (const f of entity.fields) {
-      const raw = row[f.column.databaseName];
-      hydrated[f.name] = raw === null || raw === undefined ? raw : driver.prepareHydratedValue(raw, f.column);
-    }
+    if (needsRow) for (const f of entity.fields) hydrated[f.name] = hydrate(row[f.column.databaseName], f);
     const values = new Map<string, unknown>();
     const originals: Record<string, unknown> = {};
     for (const f of fields) {
       const raw = row[f.column.databaseName];
       if (raw === null || raw === undefined) continue;
-      const next = f.redaction!.apply(hydrated[f.name], hydrated);
+      const next = f.redaction!.apply(needsRow ? hydrated[f.name] : hydrate(raw, f), hydrated);
       values.set(f.column.databaseName, driver.preparePersistentValue(next, f.column));
       originals[f.column.databaseName] = encodeRaw(raw);
       touched.add(f.name);
