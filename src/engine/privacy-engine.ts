@@ -432,8 +432,19 @@ export class PrivacyEngine {
     return { id: numeric ? Number(source.subjectId) : source.subjectId, publicId: source.subjectId, tenantId: source.tenantId, row: {} };
   }
 
+  /** Reads the request's status at most twice a second, between batches; throws once it was cancelled. */
+  private cancellationCheck(requestId: string): () => Promise<void> {
+    let last = 0;
+    return async () => {
+      const t = Date.now();
+      if (t - last < 500) return;
+      last = t;
+      const latest = await this.requireStore().get(requestId);
+      if (latest?.status === 'cancelled') throw new CancelledError(`Request ${requestId} was cancelled`);
+    };
+  }
+
   private operationContext(request: StoredRequest): OperationContext {
-    let lastCancelCheck = 0;
     return {
       dataSource: this.options.dataSource,
       map: this.requireMap(),
@@ -444,13 +455,7 @@ export class PrivacyEngine {
       batchSize: this.options.policy.batchSize,
       recoveryWindowMs: this.options.policy.recoveryWindowDays * DAY,
       now: () => this.clock.now(),
-      checkCancelled: async () => {
-        const t = Date.now();
-        if (t - lastCancelCheck < 500) return;
-        lastCancelCheck = t;
-        const latest = await this.requireStore().get(request.id);
-        if (latest?.status === 'cancelled') throw new CancelledError(`Request ${request.id} was cancelled`);
-      },
+      checkCancelled: this.cancellationCheck(request.id),
     };
   }
 
@@ -470,7 +475,6 @@ export class PrivacyEngine {
       const publicError =
         error instanceof PrivacyEngineError ? { code: error.code, message: error.message } : { code: 'INTERNAL', message: 'The request failed unexpectedly; see the server logs' };
       // Log the error's kind, never its message: database errors can echo the values they refused.
-      if (process.env.PE_DEBUG) console.error(error);
       this.logger.error(`${running.type} request failed`, {
         requestId: running.id,
         error: error instanceof Error ? error.name : typeof error,
@@ -524,7 +528,6 @@ export class PrivacyEngine {
     if (warnings.length) await store.update(request.id, { body: { warnings } }, this.clock.now().getTime());
     const now = this.clock.now();
     let lastWrite = 0;
-    let lastCancelCheck = 0;
     return runExport({
       dataSource: this.options.dataSource,
       map,
@@ -542,13 +545,7 @@ export class PrivacyEngine {
         lastWrite = t;
         await store.update(request.id, { progressDone: done, progressTotal: total }, this.clock.now().getTime());
       },
-      checkCancelled: async () => {
-        const t = Date.now();
-        if (t - lastCancelCheck < 500) return;
-        lastCancelCheck = t;
-        const latest = await store.get(request.id);
-        if (latest?.status === 'cancelled') throw new CancelledError(`Request ${request.id} was cancelled`);
-      },
+      checkCancelled: this.cancellationCheck(request.id),
     });
   }
 
