@@ -1,0 +1,33 @@
+import type { BenchCase } from '../harness.js';
+import { baseline } from './baseline.js';
+import { anonymizeEngine } from './anonymize-engine.js';
+import { anonymizeFloor } from './anonymize-floor.js';
+import { anonymizeNaive } from './anonymize-naive.js';
+import { deleteEngine } from './delete-engine.js';
+import { deleteFloor } from './delete-floor.js';
+import { deleteNaive } from './delete-naive.js';
+import { exportEngine } from './export-engine.js';
+import { exportFloor } from './export-floor.js';
+import { exportNaive } from './export-naive.js';
+import { purgeEngine } from './purge-engine.js';
+import { purgeFloor } from './purge-floor.js';
+import { queueInProcess, queueTwoProcesses } from './queue-in-process.js';
+
+/** Every case, in run order: for each operation the floor first, then the engine, then the naive way. */
+export const CASES: BenchCase[] = [
+  baseline,
+  exportFloor,
+  exportEngine,
+  exportNaive,
+  anonymizeFloor,
+  anonymizeEngine,
+  anonymizeNaive,
+  deleteFloor,
+  deleteEngine,
+  deleteNaive,
+  purgeFloor,
+  purgeEngine,
+  queueInProcess(1),
+  queueInProcess(2),
+  queueTwoProcesses,
+];
