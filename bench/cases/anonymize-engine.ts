@@ -1,25 +1,4 @@
-import { type BenchCase, ADMIN, completed, elapsed, erasureUnavailable, measureTransactions, startEngine, startTimer } from '../harness.js';
-import { SUBJECT_ID } from '../schema.js';
+import { erasureEngineCase } from './erasure-engine.js';
 
 /** engine.anonymize end to end: batches of redaction with the originals sealed in the vault, then verification. */
-export const anonymizeEngine: BenchCase = {
-  name: 'anonymize-engine',
-  operation: 'anonymize',
-  role: 'engine',
-  databases: ['postgres', 'mysql'],
-  mutates: true,
-  unavailable: erasureUnavailable,
-  async run(ctx) {
-    const { engine, dataSource, stop } = await startEngine(ctx);
-    const { result, maxRowsPerTxn } = await measureTransactions(ctx, dataSource, async () => {
-      const t0 = startTimer();
-      const done = await completed(engine, await engine.anonymize({ subjectId: SUBJECT_ID, actor: ADMIN }));
-      return { done, seconds: elapsed(t0) };
-    });
-    await stop();
-    const { receipt } = result.done.outcome as { receipt: { entities: Record<string, { rows: number }> } };
-    const changed = Object.values(receipt.entities).reduce((n, e) => n + e.rows, 0);
-    if (changed !== ctx.rows + 1) throw new Error(`anonymized ${changed} rows, expected ${ctx.rows + 1}`);
-    return { rows: ctx.rows, seconds: result.seconds, extra: { max_rows_per_txn: maxRowsPerTxn } };
-  },
-};
+export const anonymizeEngine = erasureEngineCase('anonymize');
