@@ -6,8 +6,8 @@ export type { RestoreOutcome } from './operations/restore.js';
 export type { PurgeOutcome } from './operations/purge.js';
 export type { PrivacyEngineOptions } from './engine/options.js';
 export { type Actor, type Action, type Authorize, type AuthorizationContext, defaultAuthorize, ADMIN_ROLE } from './engine/policy.js';
-export type { PrivacyRequest, RequestType, RequestStatus, Regulation, ReviewItem, ExportOutcome } from './engine/request.js';
-export { WARNING_MESSAGES } from './engine/request.js';
+export type { PrivacyRequest, RequestType, RequestStatus, Regulation, ReviewItem, ExportOutcome } from './request.js';
+export { WARNING_MESSAGES } from './request.js';
 export type { Logger } from './engine/logger.js';
 
 export * from './decorators/index.js';

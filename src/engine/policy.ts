@@ -1,3 +1,4 @@
+import { ForbiddenError, type PrivacyEngineError } from '../errors.js';
 import { z } from 'zod';
 
 export const actorSchema = z.object({
@@ -34,3 +35,18 @@ export const defaultAuthorize: Authorize = ({ action, actor, subject }) => {
   const isSelf = actor.subjectId !== undefined && String(actor.subjectId) === subject.id;
   return isSelf && sameTenant && (action === 'export' || action === 'download' || action === 'read');
 };
+
+/**
+ * Runs the policy; a refusal is "not found" for another tenant's subject (it does not exist for this actor)
+ * and an explicit ForbiddenError inside the actor's own tenant.
+ */
+export async function assertAllowed(
+  authorize: Authorize,
+  context: AuthorizationContext,
+  notFound: () => PrivacyEngineError,
+): Promise<void> {
+  if (await authorize(context)) return;
+  const { action, actor, subject } = context;
+  if (subject.tenantId !== null && actor.tenantId !== subject.tenantId) throw notFound();
+  throw new ForbiddenError(`Actor ${actor.id} may not ${action} this ${subject.type.toLowerCase()}`, { action, actorId: actor.id });
+}

@@ -3,82 +3,56 @@ import { z } from 'zod';
 import { createInProcessQueue } from '../adapters/in-process-queue.js';
 import { createLocalStorage } from '../adapters/local-storage.js';
 import { createSecretKeys } from '../adapters/secret-keys.js';
-import { CancelledError, ConflictError, ForbiddenError, LinkExpiredError, NotFoundError, PrivacyEngineError, ValidationError, WindowClosedError } from '../errors.js';
+import { ConflictError, LinkExpiredError, NotFoundError, type PrivacyEngineError, ValidationError, WindowClosedError } from '../errors.js';
+import { engineTableNames, ensureEngineTables } from '../db/engine-tables.js';
+import { RequestStore, type StoredRequest, toPublicRequest } from '../db/request-store.js';
+import { SubjectStates } from '../db/subject-states.js';
 import { buildDataMap } from '../metadata/builder.js';
 import { type DataMapJson, type ResolvedDataMap, dataMapToJson } from '../metadata/data-map.js';
 import type { CategoryDefinition, DataCategoryProvider, ProviderRegistration } from '../metadata/declarations.js';
-import { isNumericColumn } from '../metadata/links.js';
-import { SqlParams, dialectOf, quoteIdentifier, quoteTablePath } from '../metadata/sql.js';
-import { anonymizePlan } from '../operations/anonymize.js';
-import { deletePlan } from '../operations/delete.js';
-import { runErasure } from '../operations/erase.js';
-import { runExport } from '../operations/export.js';
-import type { OperationContext } from '../operations/operation-context.js';
-import { runPurge } from '../operations/purge.js';
-import { type RestoreParams, runRestore } from '../operations/restore.js';
-import { Vault } from '../vault/vault.js';
+import type { RestoreParams } from '../operations/restore.js';
 import type { ClockPort } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { KeysPort } from '../ports/keys.js';
-import type { QueueJob, QueuePort } from '../ports/queue.js';
+import type { QueuePort } from '../ports/queue.js';
 import type { StoragePort } from '../ports/storage.js';
-import { engineTableNames, ensureEngineTables } from './engine-tables.js';
+import { type PrivacyRequest, type Regulation, type RequestType, TERMINAL_STATUSES } from '../request.js';
+import { Vault } from '../vault/vault.js';
 import { type Logger, consoleLogger } from './logger.js';
 import { type PrivacyEngineOptions, type ResolvedEngineOptions, engineOptionsSchema, parseInput } from './options.js';
-import { type Action, type Actor, type Authorize, actorSchema, defaultAuthorize } from './policy.js';
-import { type PrivacyRequest, type Regulation, type RequestStatus, type RequestType, TERMINAL_STATUSES } from './request.js';
-import { RequestStore, type StoredRequest, toPublicRequest } from './request-store.js';
-import { SubjectStates } from './subject-states.js';
+import { type Action, type Actor, type Authorize, actorSchema, assertAllowed, defaultAuthorize } from './policy.js';
+import { DAY, RequestRunner } from './request-runner.js';
+import {
+  type ErasureInput,
+  type ExportInput,
+  type PurgeInput,
+  type RequestFilter,
+  type RestoreInput,
+  purgeInputSchema,
+  requestFilterSchema,
+  requestIdSchema,
+  requestRefSchema,
+  restoreInputSchema,
+  subjectRequestSchema,
+  waitSchema,
+} from './schemas.js';
+import { type LocatedSubject, SubjectLocator } from './subject-locator.js';
 
-const DAY = 24 * 60 * 60 * 1000;
+export type { ErasureInput, ExportInput, PurgeInput, RestoreInput, RequestFilter } from './schemas.js';
 
 /** An erasure that found its subject already erased and changed nothing. */
 function isNoop(request: StoredRequest): boolean {
   return Boolean((request.body.outcome as { receipt?: { alreadyErasedBy?: string } } | undefined)?.receipt?.alreadyErasedBy);
 }
 
-const subjectIdSchema = z.union([z.string().min(1).max(191), z.number().int()]);
-const exportInputSchema = z.object({
-  subjectId: subjectIdSchema,
-  actor: actorSchema,
-  tenantId: z.string().min(1).max(191).optional(),
-  regulation: z.enum(['gdpr', 'ccpa']).default('gdpr'),
-});
-const requestRefSchema = z.object({ requestId: z.string().min(1).max(64), actor: actorSchema });
-const erasureInputSchema = z.object({
-  subjectId: subjectIdSchema,
-  actor: actorSchema,
-  tenantId: z.string().min(1).max(191).optional(),
-  regulation: z.enum(['gdpr', 'ccpa']).default('gdpr'),
-});
-const restoreInputSchema = requestRefSchema.extend({
-  categories: z.array(z.string().min(1)).min(1).optional(),
-  records: z.array(z.object({ entity: z.string().min(1), id: z.union([z.string().min(1), z.number()]).transform(String) })).min(1).optional(),
-});
-const purgeInputSchema = requestRefSchema.extend({ force: z.boolean().default(false) });
-
 /** The actor the engine uses for work it starts itself (purgeExpired). */
 const SYSTEM_ACTOR_ID = 'privacy-engine:system';
-const waitSchema = z.object({ timeoutMs: z.number().int().positive().default(60_000) }).prefault({});
-
-export type ExportInput = z.input<typeof exportInputSchema>;
-export type ErasureInput = z.input<typeof erasureInputSchema>;
-export type RestoreInput = z.input<typeof restoreInputSchema>;
-export type PurgeInput = z.input<typeof purgeInputSchema>;
 
 export interface DownloadResult {
   stream: Readable;
   fileName: string;
   contentType: 'application/zip';
   size: number;
-}
-
-interface LocatedSubject {
-  /** The id as the database wants it (number for numeric keys). */
-  id: string | number;
-  publicId: string;
-  tenantId: string | null;
-  row: Record<string, unknown>;
 }
 
 /**
@@ -96,8 +70,7 @@ export class PrivacyEngine {
   private readonly extraProviders: ProviderRegistration[] = [];
   private map?: ResolvedDataMap;
   private store?: RequestStore;
-  private subjectStates?: SubjectStates;
-  private vault?: Vault;
+  private locator?: SubjectLocator;
   private starting?: Promise<void>;
 
   constructor(options: PrivacyEngineOptions) {
@@ -134,9 +107,20 @@ export class PrivacyEngine {
     const tables = engineTableNames(this.options.tablePrefix);
     await ensureEngineTables(dataSource, tables);
     this.store = new RequestStore(dataSource, tables.requests);
-    this.subjectStates = new SubjectStates(dataSource, tables.subjects);
-    this.vault = new Vault(dataSource, tables.vault, this.keys);
-    await this.queue.start((job) => this.runJob(job));
+    this.locator = new SubjectLocator(dataSource, this.map);
+    const runner = new RequestRunner({
+      dataSource,
+      policy: this.options.policy,
+      map: this.map,
+      store: this.store,
+      subjectStates: new SubjectStates(dataSource, tables.subjects),
+      vault: new Vault(dataSource, tables.vault, this.keys),
+      storage: this.storage,
+      clock: this.clock,
+      logger: this.logger,
+      locator: this.locator,
+    });
+    await this.queue.start((job) => runner.run(job));
     for (const request of await this.store.listUnfinished()) {
       await this.queue.enqueue({ requestId: request.id, tenantId: request.tenantId });
     }
@@ -166,7 +150,7 @@ export class PrivacyEngine {
    * Returns the queued request at once; a second active export for the same subject is refused.
    */
   async export(input: ExportInput): Promise<PrivacyRequest> {
-    const parsed = parseInput(exportInputSchema, input, 'export request');
+    const parsed = parseInput(subjectRequestSchema, input, 'export request');
     const actor = actorSchema.parse(parsed.actor);
     const subject = await this.locateSubject(parsed.subjectId, parsed.tenantId ?? actor.tenantId, actor, 'export');
     return this.createRequest('export', subject, actor.id, parsed.regulation);
@@ -202,7 +186,7 @@ export class PrivacyEngine {
       throw new WindowClosedError(`The recovery window of request ${requestId} ended on ${new Date(deadline).toISOString()}; its data can no longer be restored`, { requestId });
     }
     const params: RestoreParams = { sourceRequestId: source.id, ...(categories ? { categories } : {}), ...(records ? { records } : {}) };
-    return this.createRequest('restore', this.subjectOf(source), actorSchema.parse(actor).id, source.body.regulation, params as unknown as Record<string, unknown>);
+    return this.createRequest('restore', this.requireLocator().subjectOf(source), actorSchema.parse(actor).id, source.body.regulation, params as unknown as Record<string, unknown>);
   }
 
   /**
@@ -240,18 +224,8 @@ export class PrivacyEngine {
   }
 
   /** Lists requests, newest first, optionally for one subject, tenant, type or status. */
-  async listRequests(filter: { subjectId?: string | number; tenantId?: string; type?: RequestType; status?: RequestStatus; limit?: number } = {}): Promise<PrivacyRequest[]> {
-    const f = parseInput(
-      z.object({
-        subjectId: subjectIdSchema.optional(),
-        tenantId: z.string().optional(),
-        type: z.enum(['export', 'anonymize', 'delete', 'restore', 'purge']).optional(),
-        status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']).optional(),
-        limit: z.number().int().min(1).max(1000).optional(),
-      }),
-      filter,
-      'request filter',
-    );
+  async listRequests(filter: RequestFilter = {}): Promise<PrivacyRequest[]> {
+    const f = parseInput(requestFilterSchema, filter, 'request filter');
     const rows = await this.requireStore().list({
       subjectType: this.requireMap().subject.name,
       subjectId: f.subjectId === undefined ? undefined : String(f.subjectId),
@@ -303,7 +277,7 @@ export class PrivacyEngine {
   }
 
   private async loadRequest(requestId: string, actor: Actor | undefined, action: Action): Promise<StoredRequest> {
-    parseInput(z.string().min(1).max(64), requestId, 'request id');
+    parseInput(requestIdSchema, requestId, 'request id');
     const stored = await this.requireStore().get(requestId);
     if (!stored) throw new NotFoundError(`Request ${requestId} was not found`, { requestId });
     if (actor !== undefined) {
@@ -313,46 +287,20 @@ export class PrivacyEngine {
     return stored;
   }
 
-  private async authorize(
-    action: Action,
-    actor: z.output<typeof actorSchema>,
-    subject: { type: string; id: string; tenantId: string | null },
-    notFound: () => PrivacyEngineError,
-  ): Promise<void> {
-    if (await this.authorizeAction({ action, actor, subject })) return;
-    // Another tenant's subjects do not exist for this actor; within the tenant the refusal is explicit.
-    if (subject.tenantId !== null && actor.tenantId !== subject.tenantId) throw notFound();
-    throw new ForbiddenError(`Actor ${actor.id} may not ${action} this ${subject.type.toLowerCase()}`, { action, actorId: actor.id });
+  private requireLocator(): SubjectLocator {
+    this.requireMap();
+    return this.locator!;
   }
 
-  /** Finds the subject's row inside the tenant; any other tenant's subject is "not found". */
-  private async locateSubject(
-    rawId: string | number,
-    tenantId: string | undefined,
-    actor: z.output<typeof actorSchema> | null,
-    action: Action,
-  ): Promise<LocatedSubject> {
-    const map = this.requireMap();
-    const { dataSource } = this.options;
-    const subject = map.subject;
-    const pk = subject.primaryKey[0];
-    const numeric = isNumericColumn(pk);
-    const id = numeric ? Number(rawId) : String(rawId);
-    if (numeric && !Number.isSafeInteger(id)) {
-      throw new ValidationError(`subjectId must be an integer for ${subject.name}`, [{ path: 'subjectId', message: 'not an integer' }]);
-    }
-    if (subject.tenantColumn && tenantId === undefined) {
-      throw new ValidationError('tenantId is required: give it in the call or on the actor', [{ path: 'tenantId', message: 'required' }]);
-    }
-    const notFound = () => new NotFoundError(`${subject.name} ${String(rawId)} was not found`, { subjectType: subject.name, subjectId: String(rawId) });
-    const params = new SqlParams(dialectOf(dataSource));
-    const q = (n: string) => quoteIdentifier(dataSource, n);
-    let where = `s.${q(pk.databaseName)} = ${params.add(id)}`;
-    if (subject.tenantColumn) where += ` AND s.${q(subject.tenantColumn.databaseName)} = ${params.add(tenantId)}`;
-    const rows = await dataSource.query(`SELECT * FROM ${quoteTablePath(dataSource, subject.metadata.tablePath)} s WHERE ${where}`, params.values);
-    if (rows.length === 0) throw notFound();
-    const located: LocatedSubject = { id, publicId: String(rawId), tenantId: subject.tenantColumn ? String(tenantId) : null, row: rows[0] };
-    if (actor) await this.authorize(action, actor, { type: subject.name, id: located.publicId, tenantId: located.tenantId }, notFound);
+  private async authorize(action: Action, actor: z.output<typeof actorSchema>, subject: { type: string; id: string; tenantId: string | null }, notFound: () => PrivacyEngineError): Promise<void> {
+    await assertAllowed(this.authorizeAction, { action, actor, subject }, notFound);
+  }
+
+  /** Finds the subject inside the tenant and checks the actor may act on it; another tenant's subject is "not found". */
+  private async locateSubject(rawId: string | number, tenantId: string | undefined, actor: z.output<typeof actorSchema>, action: Action): Promise<LocatedSubject> {
+    const locator = this.requireLocator();
+    const located = await locator.locate(rawId, tenantId);
+    await this.authorize(action, actor, { type: this.requireMap().subject.name, id: located.publicId, tenantId: located.tenantId }, () => locator.notFound(rawId));
     return located;
   }
 
@@ -395,7 +343,7 @@ export class PrivacyEngine {
   }
 
   private async requestErasure(type: 'anonymize' | 'delete', input: ErasureInput): Promise<PrivacyRequest> {
-    const parsed = parseInput(erasureInputSchema, input, `${type} request`);
+    const parsed = parseInput(subjectRequestSchema, input, `${type} request`);
     const actor = actorSchema.parse(parsed.actor);
     const subject = await this.locateSubject(parsed.subjectId, parsed.tenantId ?? actor.tenantId, actor, type);
     return this.createRequest(type, subject, actor.id, parsed.regulation);
@@ -412,7 +360,7 @@ export class PrivacyEngine {
         requestId: source.id,
       });
     }
-    return this.createRequest('purge', this.subjectOf(source), requestedBy, source.body.regulation, { sourceRequestId: source.id, force: early });
+    return this.createRequest('purge', this.requireLocator().subjectOf(source), requestedBy, source.body.regulation, { sourceRequestId: source.id, force: early });
   }
 
   private assertErasure(source: StoredRequest): void {
@@ -425,143 +373,5 @@ export class PrivacyEngine {
 
   private recoveryDeadline(source: StoredRequest): number {
     return (source.finishedAt ?? source.createdAt) + this.options.policy.recoveryWindowDays * DAY;
-  }
-
-  private subjectOf(source: StoredRequest): LocatedSubject {
-    const numeric = isNumericColumn(this.requireMap().subject.primaryKey[0]);
-    return { id: numeric ? Number(source.subjectId) : source.subjectId, publicId: source.subjectId, tenantId: source.tenantId, row: {} };
-  }
-
-  /** Reads the request's status at most twice a second, between batches; throws once it was cancelled. */
-  private cancellationCheck(requestId: string): () => Promise<void> {
-    let last = 0;
-    return async () => {
-      const t = Date.now();
-      if (t - last < 500) return;
-      last = t;
-      const latest = await this.requireStore().get(requestId);
-      if (latest?.status === 'cancelled') throw new CancelledError(`Request ${requestId} was cancelled`);
-    };
-  }
-
-  private operationContext(request: StoredRequest): OperationContext {
-    return {
-      dataSource: this.options.dataSource,
-      map: this.requireMap(),
-      vault: this.vault!,
-      store: this.requireStore(),
-      subjectStates: this.subjectStates!,
-      request,
-      batchSize: this.options.policy.batchSize,
-      recoveryWindowMs: this.options.policy.recoveryWindowDays * DAY,
-      now: () => this.clock.now(),
-      checkCancelled: this.cancellationCheck(request.id),
-    };
-  }
-
-  /** Runs one queued request to its end; every outcome, failure included, is written to the request row. */
-  private async runJob(job: QueueJob): Promise<void> {
-    const store = this.requireStore();
-    const now = () => this.clock.now().getTime();
-    const current = await store.get(job.requestId);
-    if (!current || TERMINAL_STATUSES.includes(current.status)) return;
-    const running = await store.update(job.requestId, { status: 'running', startedAt: current.startedAt ?? now() }, now(), ['queued', 'running']);
-    if (!running) return;
-    try {
-      const outcome = await this.runOperation(running);
-      await store.update(running.id, { status: 'completed', finishedAt: now(), releaseActiveKey: true, body: { outcome } }, now(), ['running']);
-    } catch (error) {
-      const cancelled = error instanceof CancelledError;
-      const publicError =
-        error instanceof PrivacyEngineError ? { code: error.code, message: error.message } : { code: 'INTERNAL', message: 'The request failed unexpectedly; see the server logs' };
-      // Log the error's kind, never its message: database errors can echo the values they refused.
-      this.logger.error(`${running.type} request failed`, {
-        requestId: running.id,
-        error: error instanceof Error ? error.name : typeof error,
-        code: (error as { code?: unknown })?.code,
-      });
-      await store.update(
-        running.id,
-        { status: cancelled ? 'cancelled' : 'failed', finishedAt: now(), releaseActiveKey: true, body: cancelled ? {} : { error: publicError } },
-        now(),
-        ['running'],
-      );
-    }
-  }
-
-  private async runOperation(request: StoredRequest): Promise<Record<string, unknown>> {
-    const result = await this.dispatch(request);
-    return result as unknown as Record<string, unknown>;
-  }
-
-  private async dispatch(request: StoredRequest): Promise<object> {
-    const map = this.requireMap();
-    switch (request.type) {
-      case 'export':
-        return this.runExportRequest(request, await this.locateSubject(request.subjectId, request.tenantId ?? undefined, null, 'export'));
-      case 'anonymize':
-      case 'delete': {
-        const state = await this.subjectStates!.get(SubjectStates.key(map.subject.name, request.tenantId, request.subjectId));
-        const already = state && (request.type === 'anonymize' || state.state === 'deleted') && state.requestId !== request.id;
-        if (already) return { receipt: { requestId: request.id, operation: request.type, subject: { type: map.subject.name, id: request.subjectId }, alreadyErasedBy: state.requestId } };
-        const subject = await this.locateSubject(request.subjectId, request.tenantId ?? undefined, null, request.type);
-        const plan = request.type === 'anonymize' ? anonymizePlan(map) : deletePlan(map);
-        return runErasure(this.operationContext(request), request.type, plan, subject.id);
-      }
-      case 'restore':
-      case 'purge': {
-        const sourceId = String(request.body.params?.sourceRequestId);
-        const source = await this.requireStore().get(sourceId);
-        if (!source) throw new NotFoundError(`Request ${sourceId} was not found`, { requestId: sourceId });
-        if (request.type === 'restore') return runRestore(this.operationContext(request), source, request.body.params as unknown as RestoreParams);
-        return runPurge(this.operationContext(request), source, Boolean(request.body.params?.force));
-      }
-    }
-  }
-
-  private async runExportRequest(request: StoredRequest, subject: LocatedSubject) {
-    const map = this.requireMap();
-    const store = this.requireStore();
-    const warnings: string[] = [];
-    const state = await this.subjectStates!.get(SubjectStates.key(map.subject.name, subject.tenantId, subject.publicId));
-    if (state) warnings.push(state.state === 'anonymized' ? 'subject-anonymized' : 'subject-deleted');
-    if (warnings.length) await store.update(request.id, { body: { warnings } }, this.clock.now().getTime());
-    const now = this.clock.now();
-    let lastWrite = 0;
-    return runExport({
-      dataSource: this.options.dataSource,
-      map,
-      storage: this.storage,
-      batchSize: this.options.policy.batchSize,
-      requestId: request.id,
-      subject: { id: subject.id, publicId: subject.publicId, tenantId: subject.tenantId, displayName: this.displayName(subject) },
-      warnings,
-      now,
-      downloadExpiresAt: () => new Date(this.clock.now().getTime() + this.options.policy.downloadExpiryDays * DAY),
-      onProgress: async (done, total) => {
-        // Progress is persisted at most a few times a second: one UPDATE per batch would dominate small batches.
-        const t = Date.now();
-        if (done !== 0 && done !== total && t - lastWrite < 250) return;
-        lastWrite = t;
-        await store.update(request.id, { progressDone: done, progressTotal: total }, this.clock.now().getTime());
-      },
-      checkCancelled: this.cancellationCheck(request.id),
-    });
-  }
-
-  private displayName(subject: LocatedSubject): string | null {
-    const map = this.requireMap();
-    if (!map.subject.displayName) return null;
-    const driver = this.options.dataSource.driver;
-    const entity: Record<string, unknown> = {};
-    for (const field of map.subject.fields) {
-      const raw = subject.row[field.column.databaseName];
-      entity[field.column.propertyName] = raw === null || raw === undefined ? raw : driver.prepareHydratedValue(raw, field.column);
-    }
-    try {
-      return String(map.subject.displayName(entity));
-    } catch {
-      return null;
-    }
   }
 }

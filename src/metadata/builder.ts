@@ -13,7 +13,7 @@ import type {
 import type { DataMapWarning, ResolvedCategory, ResolvedDataMap, ResolvedEntity, ResolvedField, ResolvedProvider } from './data-map.js';
 import { resolveLink } from './links.js';
 import { getRegistry } from './registry.js';
-import { quoteIdentifier, quoteTablePath } from './sql.js';
+import { quoteTablePath, sqlOf } from '../db/dialect.js';
 
 export interface BuildOptions {
   dataSource: DataSource;
@@ -245,7 +245,7 @@ function keysetIndexWarnings(dataSource: DataSource, entities: ResolvedEntity[])
       const covered = entity.metadata.indices.some((index) => wanted.every((name, i) => index.columns[i]?.databaseName === name));
       if (covered) continue;
       const table = entity.metadata.tableName;
-      const q = (name: string) => quoteIdentifier(dataSource, name);
+      const { q } = sqlOf(dataSource);
       warnings.push({
         code: 'MISSING_KEYSET_INDEX',
         entity: entity.name,

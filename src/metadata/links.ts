@@ -1,8 +1,9 @@
-import type { DataSource, EntityMetadata, RelationMetadata } from 'typeorm';
+import type { DataSource, EntityMetadata } from 'typeorm';
+import type { RelationMetadata } from 'typeorm/metadata/RelationMetadata.js';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import { MetadataError } from '../errors.js';
 import type { LinkSpec, PolymorphicLink } from './declarations.js';
-import { type SqlParams, quoteIdentifier, quoteTablePath, tuple } from './sql.js';
+import { type SqlParams, quoteTablePath, tuple, sqlOf } from '../db/dialect.js';
 
 /** One step of a relation path, reduced to the columns that connect two tables. */
 type Hop =
@@ -55,7 +56,7 @@ function resolveRelationPath(dataSource: DataSource, entity: EntityMetadata, sub
   const direct =
     hops.length === 1 && last.kind === 'foreign-key' && last.from.length === 1 && sameColumns(last.to, subjectKey) ? last.from[0] : undefined;
 
-  const q = (name: string) => quoteIdentifier(dataSource, name);
+  const { q } = sqlOf(dataSource);
   const table = (m: EntityMetadata) => quoteTablePath(dataSource, m.tablePath);
 
   return {
@@ -135,7 +136,7 @@ function resolvePolymorphic(dataSource: DataSource, entity: EntityMetadata, spec
   const typeColumn = column(spec.typeColumn, 'typeColumn');
   const idColumn = column(spec.idColumn, 'idColumn');
   const numericId = isNumericColumn(idColumn);
-  const q = (name: string) => quoteIdentifier(dataSource, name);
+  const { q } = sqlOf(dataSource);
   return {
     description: `${spec.typeColumn}='${spec.type}' / ${spec.idColumn}`,
     kind: 'polymorphic',

@@ -1,7 +1,8 @@
 import type { ResolvedEntity } from '../metadata/data-map.js';
-import type { ReviewItem } from '../engine/request.js';
-import { SubjectStates } from '../engine/subject-states.js';
-import { countSubjectRows, primaryKeyOf, readSubjectPage, readSubjectRows } from '../engine/subject-rows.js';
+import type { ReviewItem } from '../request.js';
+import { SubjectStates } from '../db/subject-states.js';
+import { hydrateRow } from '../db/hydrate.js';
+import { countSubjectRows, primaryKeyOf, readSubjectPage, readSubjectRows } from '../db/subject-rows.js';
 import type { ProviderSubject } from '../metadata/declarations.js';
 import { type ErasureStep, hidePage, redactPage, redactedFields, removePage } from './erasure-steps.js';
 import { type OperationContext, addReview, saveCheckpoint } from './operation-context.js';
@@ -185,14 +186,11 @@ async function retainedReport(ctx: OperationContext, subjectId: unknown): Promis
   for (const entity of retainedEntities) {
     let rows = 0;
     let until: number | null = null;
-    const driver = ctx.dataSource.driver;
     for await (const page of readSubjectRows(ctx.dataSource, entity, subjectId, { batchSize: ctx.batchSize })) {
       rows += page.length;
       if (!entity.retention?.until) continue;
       for (const raw of page) {
-        const row: Record<string, unknown> = {};
-        for (const f of entity.fields) row[f.column.propertyName] = raw[f.column.databaseName] == null ? raw[f.column.databaseName] : driver.prepareHydratedValue(raw[f.column.databaseName], f.column);
-        const date = entity.retention.until(row).getTime();
+        const date = entity.retention.until(hydrateRow(ctx.dataSource, entity.fields, raw)).getTime();
         if (Number.isFinite(date)) until = until === null ? date : Math.max(until, date);
       }
     }

@@ -1,8 +1,10 @@
 import type { DataSource, EntityMetadata } from 'typeorm';
 import type { ResolvedDataMap, ResolvedEntity } from '../metadata/data-map.js';
-import { type RawRow, primaryKeyOf } from '../engine/subject-rows.js';
-import { type SqlExecutor, decodeRaw, encodeRaw } from '../vault/vault.js';
-import { type RowUpdate, deleteRows, insertRows, selectRows, setColumn, updateRows } from './batch-sql.js';
+import { type RawRow, primaryKeyOf } from '../db/subject-rows.js';
+import { type SqlExecutor, quoteIdentifier } from '../db/dialect.js';
+import { hydrateRow, hydrateValue } from '../db/hydrate.js';
+import { decodeRaw, encodeRaw } from '../vault/vault.js';
+import { type RowUpdate, deleteRows, insertRows, selectRows, setColumn, updateRows } from '../db/batch-sql.js';
 
 /** What erasure does to one entity: redact fields in place, hide rows (soft delete), or remove them (snapshot, then delete). */
 export type StepAction = 'redact' | 'hide' | 'remove';
@@ -53,16 +55,14 @@ export async function redactPage(executor: SqlExecutor, dataSource: DataSource, 
   const touched = new Set<string>();
   // Custom functions see the whole row; built-in strategies only their own value, so only they pay for it.
   const needsRow = fields.some((f) => typeof f.redaction!.strategy === 'function');
-  const hydrate = (raw: unknown, f: (typeof entity.fields)[number]) => (raw === null || raw === undefined ? raw : driver.prepareHydratedValue(raw, f.column));
   for (const row of rows) {
-    const hydrated: Record<string, unknown> = {};
-    if (needsRow) for (const f of entity.fields) hydrated[f.name] = hydrate(row[f.column.databaseName], f);
+    const hydrated = needsRow ? hydrateRow(dataSource, entity.fields, row, (f) => f.name) : {};
     const values = new Map<string, unknown>();
     const originals: Record<string, unknown> = {};
     for (const f of fields) {
       const raw = row[f.column.databaseName];
       if (raw === null || raw === undefined) continue;
-      const next = f.redaction!.apply(needsRow ? hydrated[f.name] : hydrate(raw, f), hydrated);
+      const next = f.redaction!.apply(needsRow ? hydrated[f.name] : hydrateValue(dataSource, f.column, raw), hydrated);
       values.set(f.column.databaseName, driver.preparePersistentValue(next, f.column));
       originals[f.column.databaseName] = encodeRaw(raw);
       touched.add(f.name);
@@ -81,7 +81,7 @@ export async function hidePage(executor: SqlExecutor, dataSource: DataSource, en
   const column = entity.deleteDateColumn!;
   const keys = rows.filter((r) => r[column.databaseName] === null || r[column.databaseName] === undefined).map((r) => primaryKeyOf(entity, r));
   if (keys.length > 0) {
-    const q = dataSource.driver.escape(column.databaseName);
+    const q = quoteIdentifier(dataSource, column.databaseName);
     await setColumn(executor, dataSource, entity.metadata.tablePath, pkNames(entity), keys, column.databaseName, dataSource.driver.preparePersistentValue(now, column), ` AND ${q} IS NULL`);
   }
   return { e: entity.name, keys: keys.map((k) => k.map(encodeRaw)) };

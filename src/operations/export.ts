@@ -9,8 +9,8 @@ import type { DataSource } from 'typeorm';
 import { type ArchiveCategory, type ExportRecord, type JsonValue, createExportArchive } from '../export/index.js';
 import type { ResolvedDataMap, ResolvedEntity, ResolvedProvider } from '../metadata/data-map.js';
 import type { StoragePort } from '../ports/storage.js';
-import type { ExportOutcome } from '../engine/request.js';
-import { type RawRow, countSubjectRows, readSubjectRows } from '../engine/subject-rows.js';
+import type { ExportOutcome } from '../request.js';
+import { type RawRow, countSubjectRows, readSubjectRows } from '../db/subject-rows.js';
 
 export interface ExportContext {
   dataSource: DataSource;

@@ -1,9 +1,10 @@
 import type { DataSource } from 'typeorm';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
-import type { ReviewItem } from '../engine/request.js';
-import type { RequestBody, RequestStore, StoredRequest } from '../engine/request-store.js';
-import type { SubjectStates } from '../engine/subject-states.js';
-import type { SqlExecutor, Vault } from '../vault/vault.js';
+import type { ReviewItem } from '../request.js';
+import type { RequestBody, RequestStore, StoredRequest } from '../db/request-store.js';
+import type { SubjectStates } from '../db/subject-states.js';
+import type { SqlExecutor } from '../db/dialect.js';
+import type { Vault } from '../vault/vault.js';
 
 /** What every erasure-family operation needs from the engine. */
 export interface OperationContext {

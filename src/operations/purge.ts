@@ -1,9 +1,10 @@
-import type { StoredRequest } from '../engine/request-store.js';
-import type { ReviewItem } from '../engine/request.js';
+import type { StoredRequest } from '../db/request-store.js';
+import type { ReviewItem } from '../request.js';
 import type { ResolvedEntity } from '../metadata/data-map.js';
-import type { RawRow } from '../engine/subject-rows.js';
+import type { RawRow } from '../db/subject-rows.js';
+import { quoteIdentifier } from '../db/dialect.js';
 import { decodeRaw } from '../vault/vault.js';
-import { deleteRows, selectRows } from './batch-sql.js';
+import { deleteRows, selectRows } from '../db/batch-sql.js';
 import { type HidePayload, pkNames, redactPage } from './erasure-steps.js';
 import { type OperationContext, addReview, callProviders, saveCheckpoint } from './operation-context.js';
 
@@ -45,7 +46,7 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
     const entity = byName.get(payload.e);
     const keys = payload.keys.map((k) => k.map(decodeRaw));
     if (entity && keys.length) {
-      const deleted = ` AND ${dataSource.driver.escape(entity.deleteDateColumn!.databaseName)} IS NOT NULL`;
+      const deleted = ` AND ${quoteIdentifier(dataSource, entity.deleteDateColumn!.databaseName)} IS NOT NULL`;
       try {
         await dataSource.transaction(async (tx) => {
           await deleteRows(tx, dataSource, entity.metadata.tablePath, pkNames(entity), keys, deleted);

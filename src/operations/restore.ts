@@ -1,6 +1,6 @@
-import { SubjectStates } from '../engine/subject-states.js';
-import type { ReviewItem } from '../engine/request.js';
-import type { StoredRequest } from '../engine/request-store.js';
+import { SubjectStates } from '../db/subject-states.js';
+import type { ReviewItem } from '../request.js';
+import type { StoredRequest } from '../db/request-store.js';
 import type { ResolvedEntity } from '../metadata/data-map.js';
 import { type HidePayload, type RedactPayload, type RemovePayload, keyString, unhide, unredact, unremove } from './erasure-steps.js';
 import { type OperationContext, callProviders, saveCheckpoint } from './operation-context.js';

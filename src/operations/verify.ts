@@ -1,6 +1,6 @@
 import type { ResolvedEntity } from '../metadata/data-map.js';
-import { SqlParams, dialectOf, quoteIdentifier, quoteTablePath } from '../metadata/sql.js';
-import { subjectCondition } from '../engine/subject-rows.js';
+import { SqlParams, dialectOf, quoteTablePath, sqlOf } from '../db/dialect.js';
+import { subjectCondition } from '../db/subject-rows.js';
 import type { ErasureStep } from './erasure-steps.js';
 import type { OperationContext } from './operation-context.js';
 
@@ -60,7 +60,7 @@ async function probedValues(ctx: OperationContext): Promise<string[]> {
 async function countMatches(ctx: OperationContext, entity: ResolvedEntity, column: string, subjectId: unknown, values: string[]): Promise<number> {
   const ds = ctx.dataSource;
   const params = new SqlParams(dialectOf(ds));
-  const q = (n: string) => quoteIdentifier(ds, n);
+  const { q } = sqlOf(ds);
   const where = [subjectCondition(ds, entity, params, subjectId), `pe_t.${q(column)} IN (${values.map((v) => params.add(v)).join(', ')})`];
   if (entity.deleteDateColumn) where.push(`pe_t.${q(entity.deleteDateColumn.databaseName)} IS NULL`);
   const rows = await ds.query(`SELECT COUNT(*) AS ${q('n')} FROM ${quoteTablePath(ds, entity.metadata.tablePath)} pe_t WHERE ${where.join(' AND ')}`, params.values);

@@ -1,14 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { AdapterError } from '../errors.js';
-import { SqlParams, dialectOf, quoteIdentifier } from '../metadata/sql.js';
+import { SqlParams, type SqlExecutor, dialectOf, quoteIdentifier } from '../db/dialect.js';
 import type { KeysPort } from '../ports/keys.js';
 import { open, seal } from './aes-gcm.js';
-
-/** Anything that runs SQL: the DataSource, or the EntityManager of an open transaction. */
-export interface SqlExecutor {
-  query(sql: string, parameters?: unknown[]): Promise<any>;
-}
 
 /**
  * What a vault entry holds. `redact` and `remove` entries keep original values and are encrypted;

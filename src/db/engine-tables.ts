@@ -1,5 +1,5 @@
 import { type DataSource, Table, TableIndex } from 'typeorm';
-import { dialectOf } from '../metadata/sql.js';
+import { dialectOf } from './dialect.js';
 
 export interface EngineTableNames {
   requests: string;

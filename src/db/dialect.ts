@@ -29,16 +29,48 @@ export class SqlParams {
   }
 }
 
-/** Quotes identifiers the way the host's driver does; a dotted table path is quoted part by part. */
-export function quoteIdentifier(dataSource: DataSource, name: string): string {
-  return dataSource.driver.escape(name);
+/** Anything that runs SQL: the DataSource, or the EntityManager of an open transaction. */
+export interface SqlExecutor {
+  query(sql: string, parameters?: unknown[]): Promise<any>;
 }
 
+/**
+ * Quotes an identifier for the dialect, doubling embedded quote characters. Written here rather than taken from
+ * `driver.escape`, which doubles embedded quotes in TypeORM 1.x only.
+ */
+export function quoteName(dialect: Dialect, name: string): string {
+  return dialect === 'mysql' ? `\`${name.replaceAll('`', '``')}\`` : `"${name.replaceAll('"', '""')}"`;
+}
+
+export function quoteIdentifier(dataSource: DataSource, name: string): string {
+  return quoteName(dialectOf(dataSource), name);
+}
+
+/** A dotted table path (`schema.table`) is quoted part by part. */
 export function quoteTablePath(dataSource: DataSource, tablePath: string): string {
+  const dialect = dialectOf(dataSource);
   return tablePath
     .split('.')
-    .map((part) => dataSource.driver.escape(part))
+    .map((part) => quoteName(dialect, part))
     .join('.');
+}
+
+/** The SQL helpers of one DataSource, bound once: `q` quotes a name, `table` a table path, `params()` starts a parameter list. */
+export interface BoundSql {
+  dialect: Dialect;
+  q(name: string): string;
+  table(tablePath: string): string;
+  params(): SqlParams;
+}
+
+export function sqlOf(dataSource: DataSource): BoundSql {
+  const dialect = dialectOf(dataSource);
+  return {
+    dialect,
+    q: (name) => quoteName(dialect, name),
+    table: (tablePath) => tablePath.split('.').map((part) => quoteName(dialect, part)).join('.'),
+    params: () => new SqlParams(dialect),
+  };
 }
 
 /** `a` or `(a, b)`: a column tuple usable on either side of IN. */

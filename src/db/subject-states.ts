@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { SqlParams, dialectOf, quoteIdentifier } from '../metadata/sql.js';
-import type { SqlExecutor } from '../vault/vault.js';
+import { SqlParams, dialectOf, sqlOf } from './dialect.js';
+import type { SqlExecutor } from './dialect.js';
 
 export type SubjectState = 'anonymized' | 'deleted';
 
@@ -17,7 +17,7 @@ export class SubjectStates {
 
   /** Replaces the subject's state (or clears it with null) inside the caller's transaction. */
   async set(executor: SqlExecutor, key: string, state: SubjectState | null, requestId: string, now: number): Promise<void> {
-    const q = (n: string) => quoteIdentifier(this.dataSource, n);
+    const { q } = sqlOf(this.dataSource);
     const del = new SqlParams(dialectOf(this.dataSource));
     await executor.query(`DELETE FROM ${q(this.tableName)} WHERE ${q('subject_key')} = ${del.add(key)}`, del.values);
     if (state === null) return;
@@ -30,7 +30,7 @@ export class SubjectStates {
 
   async get(key: string): Promise<{ state: SubjectState; requestId: string } | null> {
     const params = new SqlParams(dialectOf(this.dataSource));
-    const q = (n: string) => quoteIdentifier(this.dataSource, n);
+    const { q } = sqlOf(this.dataSource);
     const rows = await this.dataSource.query(
       `SELECT ${q('state')}, ${q('request_id')} FROM ${q(this.tableName)} WHERE ${q('subject_key')} = ${params.add(key)}`,
       params.values,

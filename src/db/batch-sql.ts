@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
-import { SqlParams, dialectOf, quoteIdentifier, quoteTablePath, tuple } from '../metadata/sql.js';
-import type { SqlExecutor } from '../vault/vault.js';
+import { SqlParams, dialectOf, quoteIdentifier, quoteTablePath, tuple, sqlOf } from './dialect.js';
+import type { SqlExecutor } from './dialect.js';
 
 /**
  * Set-based writes for one batch of rows: one statement per batch (chunked under the drivers'
@@ -49,7 +49,7 @@ export async function updateRows(executor: SqlExecutor, dataSource: DataSource, 
 async function updateGroup(executor: SqlExecutor, dataSource: DataSource, tablePath: string, keyColumns: ColumnMetadata[], columns: ColumnMetadata[], rows: RowUpdate[]): Promise<void> {
   const dialect = dialectOf(dataSource);
   const params = new SqlParams(dialect);
-  const q = (n: string) => quoteIdentifier(dataSource, n);
+  const { q } = sqlOf(dataSource);
   const table = quoteTablePath(dataSource, tablePath);
   const all = [...keyColumns, ...columns];
   const names = all.map((_, i) => `pe_c${i}`);

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { type Dialect, SqlParams, dialectOf, quoteIdentifier } from '../metadata/sql.js';
-import type { SqlExecutor } from '../vault/vault.js';
-import type { PrivacyRequest, Regulation, RequestStatus, RequestType, ReviewItem } from './request.js';
+import { type Dialect, SqlParams, dialectOf, quoteIdentifier } from './dialect.js';
+import type { SqlExecutor } from './dialect.js';
+import type { PrivacyRequest, Regulation, RequestStatus, RequestType, ReviewItem } from '../request.js';
 
 /** Everything about a request that is not a column of its own. */
 export interface RequestBody {

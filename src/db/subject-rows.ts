@@ -2,8 +2,8 @@ import { AdapterError } from '../errors.js';
 import type { DataSource } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import type { ResolvedEntity } from '../metadata/data-map.js';
-import type { SqlExecutor } from '../vault/vault.js';
-import { SqlParams, dialectOf, keysetAfter, limitClause, quoteIdentifier, quoteTablePath } from '../metadata/sql.js';
+import type { SqlExecutor } from './dialect.js';
+import { SqlParams, dialectOf, keysetAfter, limitClause, quoteIdentifier, quoteTablePath, sqlOf } from './dialect.js';
 
 export type RawRow = Record<string, unknown>;
 
@@ -62,7 +62,7 @@ export async function* readSubjectRows(
 
 /** One page of the subject's rows after the given key; the unit of work of resumable operations. */
 export async function readSubjectPage(dataSource: DataSource, entity: ResolvedEntity, subjectId: unknown, options: ReadOptions, executor: SqlExecutor = dataSource): Promise<RawRow[]> {
-  const q = (name: string) => quoteIdentifier(dataSource, name);
+  const { q } = sqlOf(dataSource);
   const pk = entity.primaryKey.map((c) => `${ALIAS}.${q(c.databaseName)}`);
   const columns = new Set(options.columns ?? entity.fields.map((f) => f.column));
   for (const c of entity.primaryKey) columns.add(c);

@@ -1,0 +1,151 @@
+import type { DataSource } from 'typeorm';
+import { CancelledError, NotFoundError, PrivacyEngineError } from '../errors.js';
+import type { RequestStore, StoredRequest } from '../db/request-store.js';
+import { SubjectStates } from '../db/subject-states.js';
+import type { ResolvedDataMap } from '../metadata/data-map.js';
+import { anonymizePlan } from '../operations/anonymize.js';
+import { deletePlan } from '../operations/delete.js';
+import { runErasure } from '../operations/erase.js';
+import { runExport } from '../operations/export.js';
+import type { OperationContext } from '../operations/operation-context.js';
+import { runPurge } from '../operations/purge.js';
+import { type RestoreParams, runRestore } from '../operations/restore.js';
+import type { ClockPort } from '../ports/clock.js';
+import type { QueueJob } from '../ports/queue.js';
+import type { StoragePort } from '../ports/storage.js';
+import { TERMINAL_STATUSES } from '../request.js';
+import type { Vault } from '../vault/vault.js';
+import type { Logger } from './logger.js';
+import type { ResolvedEngineOptions } from './options.js';
+import type { LocatedSubject, SubjectLocator } from './subject-locator.js';
+
+export const DAY = 24 * 60 * 60 * 1000;
+
+export interface RequestRunnerDeps {
+  dataSource: DataSource;
+  policy: ResolvedEngineOptions['policy'];
+  map: ResolvedDataMap;
+  store: RequestStore;
+  subjectStates: SubjectStates;
+  vault: Vault;
+  storage: StoragePort;
+  clock: ClockPort;
+  logger: Logger;
+  locator: SubjectLocator;
+}
+
+/** Runs queued requests: claims each, dispatches it to its operation, and records how it ended. */
+export class RequestRunner {
+  constructor(private readonly deps: RequestRunnerDeps) {}
+
+  /** Runs one queued request to its end; every outcome, failure included, is written to the request row. */
+  async run(job: QueueJob): Promise<void> {
+    const { store, clock, logger } = this.deps;
+    const now = () => clock.now().getTime();
+    const current = await store.get(job.requestId);
+    if (!current || TERMINAL_STATUSES.includes(current.status)) return;
+    const running = await store.update(job.requestId, { status: 'running', startedAt: current.startedAt ?? now() }, now(), ['queued', 'running']);
+    if (!running) return;
+    try {
+      const outcome = (await this.dispatch(running)) as unknown as Record<string, unknown>;
+      await store.update(running.id, { status: 'completed', finishedAt: now(), releaseActiveKey: true, body: { outcome } }, now(), ['running']);
+    } catch (error) {
+      const cancelled = error instanceof CancelledError;
+      const publicError =
+        error instanceof PrivacyEngineError ? { code: error.code, message: error.message } : { code: 'INTERNAL', message: 'The request failed unexpectedly; see the server logs' };
+      // Log the error's kind, never its message: database errors can echo the values they refused.
+      logger.error(`${running.type} request failed`, {
+        requestId: running.id,
+        error: error instanceof Error ? error.name : typeof error,
+        code: (error as { code?: unknown })?.code,
+      });
+      await store.update(
+        running.id,
+        { status: cancelled ? 'cancelled' : 'failed', finishedAt: now(), releaseActiveKey: true, body: cancelled ? {} : { error: publicError } },
+        now(),
+        ['running'],
+      );
+    }
+  }
+
+  private async dispatch(request: StoredRequest): Promise<object> {
+    const { map, store, subjectStates, locator } = this.deps;
+    switch (request.type) {
+      case 'export':
+        return this.runExport(request, await locator.locate(request.subjectId, request.tenantId ?? undefined));
+      case 'anonymize':
+      case 'delete': {
+        const state = await subjectStates.get(SubjectStates.key(map.subject.name, request.tenantId, request.subjectId));
+        const already = state && (request.type === 'anonymize' || state.state === 'deleted') && state.requestId !== request.id;
+        if (already) return { receipt: { requestId: request.id, operation: request.type, subject: { type: map.subject.name, id: request.subjectId }, alreadyErasedBy: state.requestId } };
+        const subject = await locator.locate(request.subjectId, request.tenantId ?? undefined);
+        const plan = request.type === 'anonymize' ? anonymizePlan(map) : deletePlan(map);
+        return runErasure(this.operationContext(request), request.type, plan, subject.id);
+      }
+      case 'restore':
+      case 'purge': {
+        const sourceId = String(request.body.params?.sourceRequestId);
+        const source = await store.get(sourceId);
+        if (!source) throw new NotFoundError(`Request ${sourceId} was not found`, { requestId: sourceId });
+        if (request.type === 'restore') return runRestore(this.operationContext(request), source, request.body.params as unknown as RestoreParams);
+        return runPurge(this.operationContext(request), source, Boolean(request.body.params?.force));
+      }
+    }
+  }
+
+  private async runExport(request: StoredRequest, subject: LocatedSubject) {
+    const { map, store, subjectStates, clock, policy, locator } = this.deps;
+    const warnings: string[] = [];
+    const state = await subjectStates.get(SubjectStates.key(map.subject.name, subject.tenantId, subject.publicId));
+    if (state) warnings.push(state.state === 'anonymized' ? 'subject-anonymized' : 'subject-deleted');
+    if (warnings.length) await store.update(request.id, { body: { warnings } }, clock.now().getTime());
+    let lastWrite = 0;
+    return runExport({
+      dataSource: this.deps.dataSource,
+      map,
+      storage: this.deps.storage,
+      batchSize: policy.batchSize,
+      requestId: request.id,
+      subject: { id: subject.id, publicId: subject.publicId, tenantId: subject.tenantId, displayName: locator.displayName(subject) },
+      warnings,
+      now: clock.now(),
+      downloadExpiresAt: () => new Date(clock.now().getTime() + policy.downloadExpiryDays * DAY),
+      onProgress: async (done, total) => {
+        // Progress is persisted at most a few times a second: one UPDATE per batch would dominate small batches.
+        const t = Date.now();
+        if (done !== 0 && done !== total && t - lastWrite < 250) return;
+        lastWrite = t;
+        await store.update(request.id, { progressDone: done, progressTotal: total }, clock.now().getTime());
+      },
+      checkCancelled: this.cancellationCheck(request.id),
+    });
+  }
+
+  private operationContext(request: StoredRequest): OperationContext {
+    const { dataSource, map, vault, store, subjectStates, policy, clock } = this.deps;
+    return {
+      dataSource,
+      map,
+      vault,
+      store,
+      subjectStates,
+      request,
+      batchSize: policy.batchSize,
+      recoveryWindowMs: policy.recoveryWindowDays * DAY,
+      now: () => clock.now(),
+      checkCancelled: this.cancellationCheck(request.id),
+    };
+  }
+
+  /** Reads the request's status at most twice a second, between batches; throws once it was cancelled. */
+  private cancellationCheck(requestId: string): () => Promise<void> {
+    let last = 0;
+    return async () => {
+      const t = Date.now();
+      if (t - last < 500) return;
+      last = t;
+      const latest = await this.deps.store.get(requestId);
+      if (latest?.status === 'cancelled') throw new CancelledError(`Request ${requestId} was cancelled`);
+    };
+  }
+}

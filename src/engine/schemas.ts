@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { actorSchema } from './policy.js';
+
+/** Input schemas of the public calls; every call parses its input here before anything else runs. */
+export const subjectIdSchema = z.union([z.string().min(1).max(191), z.number().int()]);
+export const regulationSchema = z.enum(['gdpr', 'ccpa']).default('gdpr');
+
+export const subjectRequestSchema = z.object({
+  subjectId: subjectIdSchema,
+  actor: actorSchema,
+  tenantId: z.string().min(1).max(191).optional(),
+  regulation: regulationSchema,
+});
+export const requestIdSchema = z.string().min(1).max(64);
+export const requestRefSchema = z.object({ requestId: requestIdSchema, actor: actorSchema });
+export const restoreInputSchema = requestRefSchema.extend({
+  categories: z.array(z.string().min(1)).min(1).optional(),
+  records: z.array(z.object({ entity: z.string().min(1), id: z.union([z.string().min(1), z.number()]).transform(String) })).min(1).optional(),
+});
+export const purgeInputSchema = requestRefSchema.extend({ force: z.boolean().default(false) });
+export const waitSchema = z.object({ timeoutMs: z.number().int().positive().default(60_000) }).prefault({});
+export const requestFilterSchema = z.object({
+  subjectId: subjectIdSchema.optional(),
+  tenantId: z.string().optional(),
+  type: z.enum(['export', 'anonymize', 'delete', 'restore', 'purge']).optional(),
+  status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']).optional(),
+  limit: z.number().int().min(1).max(1000).optional(),
+});
+
+export type ExportInput = z.input<typeof subjectRequestSchema>;
+export type ErasureInput = z.input<typeof subjectRequestSchema>;
+export type RestoreInput = z.input<typeof restoreInputSchema>;
+export type PurgeInput = z.input<typeof purgeInputSchema>;
+export type RequestFilter = z.input<typeof requestFilterSchema>;
