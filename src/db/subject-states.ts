@@ -4,6 +4,13 @@ import type { SqlExecutor } from './dialect.js';
 
 export type SubjectState = 'anonymized' | 'deleted';
 
+/** Which subject: its entity name, tenant (null without a tenant column) and canonical id. */
+export interface SubjectRef {
+  type: string;
+  tenantId: string | null;
+  id: string;
+}
+
 /** Remembers which subjects an erasure has touched, so exports can warn and a repeated erasure is a no-op. */
 export class SubjectStates {
   constructor(
@@ -11,13 +18,18 @@ export class SubjectStates {
     private readonly tableName: string,
   ) {}
 
-  static key(subjectType: string, tenantId: string | null, subjectId: string): string {
-    return `${subjectType}|${tenantId ?? ''}|${subjectId}`;
+  static key(subjectType: string, tenantId: string | null, subjectId: string): SubjectRef {
+    return { type: subjectType, tenantId, id: subjectId };
+  }
+
+  private static storageKey(ref: SubjectRef): string {
+    return `${ref.type}|${ref.tenantId ?? ''}|${ref.id}`;
   }
 
   /** Replaces the subject's state (or clears it with null) inside the caller's transaction. */
-  async set(executor: SqlExecutor, key: string, state: SubjectState | null, requestId: string, now: number): Promise<void> {
+  async set(executor: SqlExecutor, ref: SubjectRef, state: SubjectState | null, requestId: string, now: number): Promise<void> {
     const { q } = sqlOf(this.dataSource);
+    const key = SubjectStates.storageKey(ref);
     const del = new SqlParams(dialectOf(this.dataSource));
     await executor.query(`DELETE FROM ${q(this.tableName)} WHERE ${q('subject_key')} = ${del.add(key)}`, del.values);
     if (state === null) return;
@@ -28,7 +40,8 @@ export class SubjectStates {
     );
   }
 
-  async get(key: string): Promise<{ state: SubjectState; requestId: string } | null> {
+  async get(ref: SubjectRef): Promise<{ state: SubjectState; requestId: string } | null> {
+    const key = SubjectStates.storageKey(ref);
     const params = new SqlParams(dialectOf(this.dataSource));
     const { q } = sqlOf(this.dataSource);
     const rows = await this.dataSource.query(
