@@ -121,4 +121,25 @@ node "$TSC" --module nodenext --moduleResolution nodenext --target es2022 --noEm
   --types node check.ts check.mts || fail "TypeScript could not type-check imports of '$PKG_NAME' (see above)"
 echo "pack smoke: types OK (CommonJS and ESM)"
 
+# 5. A host that already runs TypeORM 0.3 (most of the ecosystem: NestJS, Vendure...) installs the package with a
+# plain `npm install`, keeps its own typeorm (no 1.x beside it) and type-checks against 0.3's declarations.
+APP03="$WORK/app-typeorm-0.3"
+mkdir -p "$APP03"
+cd "$APP03"
+cat >package.json <<'JSON'
+{ "name": "pack-smoke-typeorm-03", "version": "0.0.0", "private": true, "type": "commonjs" }
+JSON
+npm install --no-audit --no-fund --loglevel=error "typeorm@0.3" "reflect-metadata@$REFLECT_VERSION" "@types/node@$TYPES_NODE_VERSION" </dev/null
+npm install --no-audit --no-fund --loglevel=error "$TARBALL" </dev/null || fail "npm install of the tarball next to typeorm 0.3 failed"
+TYPEORM03="$(node -p "require('./node_modules/typeorm/package.json').version")"
+[[ "$TYPEORM03" == 0.3.* ]] || fail "the host's typeorm is $TYPEORM03 after installing the package, not 0.3"
+if find node_modules -path '*/node_modules/typeorm/package.json' | xargs -r grep -l '"version": "1\.' | grep -q .; then
+  fail "a typeorm 1.x copy was installed beside the host's 0.3"
+fi
+cp "$APP/check.cjs" "$APP/check.ts" "$APP/check.mts" .
+node check.cjs || fail "CommonJS require('$PKG_NAME') next to typeorm $TYPEORM03"
+node "$TSC" --module nodenext --moduleResolution nodenext --target es2022 --noEmit --strict --skipLibCheck false \
+  --experimentalDecorators --types node check.ts check.mts || fail "the package's types do not check against typeorm $TYPEORM03"
+echo "pack smoke: typeorm $TYPEORM03 host OK (plain npm install, one typeorm, types)"
+
 echo "pack smoke: OK"
