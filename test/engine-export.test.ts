@@ -14,7 +14,7 @@ import {
 } from '../src/index.js';
 import { readZip, streamToBuffer } from './support/archive.js';
 import { describeEachDatabase } from './support/databases.js';
-import { Activity, Contact, Opportunity, crmEntities } from './fixtures/crm.js';
+import { Contact, Opportunity, crmEntities } from './fixtures/crm.js';
 import { type SeededContact, seedContact } from './fixtures/crm-seed.js';
 
 const SECRET = 'test-secret-test-secret-test-secret-0123456789';
@@ -181,9 +181,16 @@ describeEachDatabase('export of a CRM contact', (db) => {
     expect(flagged).not.toContain('Activity');
   });
 
-  it('keeps archived rows along a link path: an archived opportunity still links its quotes', async () => {
-    const archived = await ds.getRepository(Opportunity).find({ where: { primaryContact: { id: alice.contact.id } }, withDeleted: true });
-    expect(archived.filter((o) => o.archivedAt)).toHaveLength(1);
-    expect(await ds.getRepository(Activity).count({ where: { contact: { id: alice.contact.id } } })).toBe(3);
+  it('keeps archived rows along a link path: an archived opportunity still links its quotes and invoices', async () => {
+    const archived = (await ds.getRepository(Opportunity).find({ where: { primaryContact: { id: alice.contact.id } }, withDeleted: true })).find((o) => o.archivedAt);
+    expect(archived).toBeDefined();
+    const { files } = await exportAndRead(alice.contact.id);
+    const summary = JSON.parse(files.get('summary.json')!);
+    const opportunity = summary.categories.opportunities.records.find((r: { id: number }) => r.id === archived!.id);
+    expect(opportunity).toMatchObject({ name: 'Expansion 2024' });
+    expect(opportunity.archivedAt).not.toBeNull();
+    // The quote and the invoice reach Alice only through the archived opportunity.
+    expect(summary.categories.quotes.records.map((r: { number: string }) => r.number)).toContain('Q-tokalice01-2');
+    expect(summary.categories.invoices.records.map((r: { number: string }) => r.number)).toContain('INV-tokalice01-2');
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,11 +73,20 @@ describeEachDatabase('EntitySchema hosts and value formats', (db) => {
   });
 
   it('anonymizes through the decorator-free declarations, with a deterministic keyed pseudonym', async () => {
-    const request = await engine.waitForRequest((await engine.anonymize({ subjectId: 1, actor: admin })).id);
-    expect(request.status).toBe('completed');
-    const [customer] = await ds.query(`SELECT * FROM ${ds.driver.escape('es_customer')}`);
-    expect(customer.handle).toMatch(/^[0-9a-f]{32,64}$/);
-    expect(customer.lastSeenIp).toBe('198.51.100.0');
+    // A second customer with the same handle and a third with another one: the keyed pseudonym must be equal for
+    // equal inputs, differ for different inputs, and differ from an unkeyed SHA-256 of the handle.
+    await ds.getRepository('Customer').save([{ handle: 'grace-h' }, { handle: 'ada-l' }]);
+    for (const subjectId of [1, 2, 3]) {
+      const request = await engine.waitForRequest((await engine.anonymize({ subjectId, actor: admin })).id);
+      expect(request.status).toBe('completed');
+    }
+    const customers = await ds.query(`SELECT * FROM ${ds.driver.escape('es_customer')} ORDER BY ${ds.driver.escape('id')}`);
+    expect(customers[0].handle).toMatch(/^[0-9a-f]{32,64}$/);
+    expect(customers[1].handle).toBe(customers[0].handle);
+    expect(customers[2].handle).toMatch(/^[0-9a-f]{32,64}$/);
+    expect(customers[2].handle).not.toBe(customers[0].handle);
+    expect(customers[0].handle).not.toContain(createHash('sha256').update('grace-h').digest('hex').slice(0, 32));
+    expect(customers[0].lastSeenIp).toBe('198.51.100.0');
     const [upload] = await ds.query(`SELECT * FROM ${ds.driver.escape('es_upload')}`);
     expect(upload.content).toBeNull();
   });

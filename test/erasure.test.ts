@@ -181,9 +181,12 @@ describeEachDatabase('erasure: anonymize, delete, restore, purge', (db) => {
     await expect(engine.restore({ requestId: anonymized.id, actor: admin })).rejects.toBeInstanceOf(WindowClosedError);
   });
 
-  it('reports providers without erasure support as manual action, and refuses other tenants', async () => {
+  it("refuses another tenant's admin (not found) and a non-admin of the tenant (forbidden), and changes nothing", async () => {
     const gina = await seedContact(ds, 'org-b', 'tokprov008');
+    const before = await dumpTables(ds);
     await expect(engine.delete({ subjectId: gina.contact.id, actor: admin })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(engine.anonymize({ subjectId: gina.contact.id, actor: { id: 'agent', roles: ['sales'], tenantId: 'org-b' } })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(await engine.listRequests({ subjectId: gina.contact.id, tenantId: 'org-b' })).toEqual([]);
+    expect(await dumpTables(ds)).toEqual(before);
   });
 });
