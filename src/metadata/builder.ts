@@ -180,8 +180,8 @@ function resolveProviders(registrations: ProviderRegistration[], categories: Cat
     } catch (cause) {
       throw new MetadataError(`provider ${registration.name}: its class could not be constructed without arguments; register an instance with engine.registerProvider()`, {
         entity: registration.name,
+        cause,
       });
-      void cause;
     }
     if (typeof provider?.export !== 'function') {
       throw new MetadataError(`provider ${registration.name}: it must implement export(subject)`, { entity: registration.name });
