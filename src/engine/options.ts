@@ -35,7 +35,9 @@ export const engineOptionsSchema = z
       .optional(),
     queue: port<QueuePort>(['start', 'enqueue', 'drain', 'close']).optional(),
     storage: port<StoragePort>(['put', 'get', 'stat', 'delete']).optional(),
-    keys: port<KeysPort>(['wrapKey', 'unwrapKey', 'deriveKey']).optional(),
+    keys: port<KeysPort>(['wrapKey', 'unwrapKey', 'deriveKey'])
+      .refine((k) => k.destroyKey === undefined || typeof k.destroyKey === 'function', { message: 'destroyKey must be a function when given' })
+      .optional(),
     clock: port<ClockPort>(['now']).optional(),
     logger: port<Logger>(['info', 'warn', 'error']).optional(),
     authorize: z.custom<Authorize>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
