@@ -57,7 +57,7 @@ export function buildDataMap(options: BuildOptions): ResolvedDataMap {
   }
 
   const subject: ResolvedDataMap['subject'] = {
-    ...resolveEntity(options, subjectMetadata, { category: subjectCategory, link: [], onErase: subjectOptions.onErase ?? 'anonymize' }, true),
+    ...resolveEntity(options, subjectMetadata, { category: subjectCategory, link: [], onErase: subjectOptions.onErase ?? 'anonymize', exclude: subjectOptions.exclude }, true),
     tenantColumn,
     displayName: subjectOptions.displayName,
   };
@@ -119,6 +119,12 @@ function resolveEntity(
     if (!findColumn(metadata, name)) {
       throw new MetadataError(`${metadata.name}.${name}: 'exclude' names a property that is not a column`, { entity: metadata.name, field: name });
     }
+  }
+  for (const { property } of getRegistry().exclusions.filter((e) => matches(e.target, metadata))) {
+    if (!findColumn(metadata, property)) {
+      throw new MetadataError(`${metadata.name}.${property}: @NotExported is on a property that is not a column`, { entity: metadata.name, field: property });
+    }
+    exclude.add(property);
   }
   const redactions = getRegistry().redactions.filter((r) => matches(r.target, metadata));
   for (const r of redactions) {
