@@ -9,10 +9,10 @@ import { open } from '../src/vault/aes-gcm.js';
 import { seedContact } from './fixtures/crm-seed.js';
 import { Contact, crmEntities } from './fixtures/crm.js';
 import { describeEachDatabase } from './support/databases.js';
+import { createTestLogger } from './support/test-logger.js';
 
 const admin: Actor = { id: 'dpo-1', roles: ['admin'], tenantId: 'org-a' };
 const SECRET = 'shredding-secret-shredding-secret-shredding-01';
-const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /**
  * A KMS stand-in that keeps each request's data key itself: the "wrapped" key stored in the database is only a
@@ -63,7 +63,7 @@ describeEachDatabase('crypto-shredding: what a backup taken before the shred can
       tenantColumn: 'organizationId',
       ...keys,
       storage: createLocalStorage({ directory: await mkdtemp(path.join(os.tmpdir(), 'pe-shred-')) }),
-      logger: quiet,
+      logger: createTestLogger(),
     });
     engines.push(engine);
     await engine.start();

@@ -17,10 +17,10 @@ import {
 } from '../src/index.js';
 import { readZip, streamToBuffer } from './support/archive.js';
 import { describeEachDatabase } from './support/databases.js';
+import { createTestLogger } from './support/test-logger.js';
 
 const SECRET = 'exclusion-secret-exclusion-secret-exclusion-01';
 const admin: Actor = { id: 'dpo-1', roles: ['admin'] };
-const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 const PASSWORD_HASH = '$argon2id$v=19$m=65536,t=3,p=4$c2VjcmV0c2FsdA$passwordhashvalue';
 const API_TOKEN = 'tok_live_0123456789abcdefSECRETTOKEN';
@@ -66,7 +66,7 @@ describeEachDatabase('subject columns kept out of exports (exclude, @NotExported
       subject,
       secret: SECRET,
       storage: createLocalStorage({ directory: await mkdtemp(path.join(os.tmpdir(), 'pe-exclude-')) }),
-      logger: quiet,
+      logger: createTestLogger(),
     });
     engines.push(engine);
     return { ds, engine };
