@@ -55,3 +55,15 @@ describe('secrets are checked for a minimum of entropy', () => {
     expect(rejection(() => engineWith('demo-only-secret-use-a-real-random-one-in-production'))).toBeUndefined();
   });
 });
+
+describe('the keys option', () => {
+  const keys = createSecretKeys({ secret: 'keys-option-secret-keys-option-secret-01' });
+
+  it('accepts an adapter with or without destroyKey, and refuses a destroyKey that is not a function', () => {
+    expect(rejection(() => new PrivacyEngine({ dataSource, subject: Contact, keys }))).toBeUndefined();
+    expect(rejection(() => new PrivacyEngine({ dataSource, subject: Contact, keys: { ...keys, destroyKey: async () => undefined } }))).toBeUndefined();
+    const error = rejection(() => new PrivacyEngine({ dataSource, subject: Contact, keys: { ...keys, destroyKey: 'yes' as never } }));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues).toEqual([{ path: 'keys', message: 'destroyKey must be a function when given' }]);
+  });
+});
