@@ -124,6 +124,26 @@ describeEachDatabase('crypto-shredding: what a backup taken before the shred can
     await expect(readBackup(kms, erasure.id, backup)).rejects.toThrow(`no key for vault:${erasure.id}`);
   });
 
+  it('when destroyKey rejects, the purge fails with the wrapped key still in place, and a second purge shreds it', async () => {
+    const kms = new KmsKeys();
+    const { ds, engine } = await setUp({ keys: kms });
+    const dave = await seedContact(ds, 'org-a', 'tokshred04');
+    const erasure = await run(engine, engine.anonymize({ subjectId: dave.contact.id, actor: admin }));
+    const destroy = kms.destroyKey.bind(kms);
+    kms.destroyKey = async () => {
+      throw new Error('KMS unavailable');
+    };
+    const failed = await engine.waitForRequest((await engine.purge({ requestId: erasure.id, actor: admin, force: true })).id);
+    expect(failed.status).toBe('failed');
+    expect((await backupVault(ds, erasure.id)).some((r) => r.kind === 'key')).toBe(true);
+
+    kms.destroyKey = destroy;
+    const backup = await backupVault(ds, erasure.id);
+    await run(engine, engine.purge({ requestId: erasure.id, actor: admin, force: true }));
+    expect(kms.destroyed).toEqual([`vault:${erasure.id}`]);
+    await expect(readBackup(kms, erasure.id, backup)).rejects.toThrow(`no key for vault:${erasure.id}`);
+  });
+
   it('with the default secret adapter, a backup taken before a purge stays decryptable by anyone holding the secret (the documented limit)', async () => {
     const { ds, engine } = await setUp({ secret: SECRET });
     const carol = await seedContact(ds, 'org-a', 'tokshred03');
