@@ -37,8 +37,8 @@ export interface ValidationIssue {
 
 export class ValidationError extends PrivacyEngineError {
   readonly issues: ValidationIssue[];
-  constructor(message: string, issues: ValidationIssue[] = []) {
-    super('VALIDATION', message, { details: { issues } });
+  constructor(message: string, issues: ValidationIssue[] = [], cause?: unknown) {
+    super('VALIDATION', message, { cause, details: { issues } });
     this.issues = issues;
   }
 }
@@ -73,8 +73,10 @@ export class LinkExpiredError extends PrivacyEngineError {
 export class MetadataError extends PrivacyEngineError {
   readonly entity?: string;
   readonly field?: string;
-  constructor(message: string, where: { entity?: string; field?: string } = {}) {
-    super('METADATA', message, { details: { ...where } });
+  /** `cause` is the error that revealed the mistake (a provider constructor that threw, say); kept, never in details. */
+  constructor(message: string, where: { entity?: string; field?: string; cause?: unknown } = {}) {
+    const { cause, ...place } = where;
+    super('METADATA', message, { cause, details: { ...place } });
     this.entity = where.entity;
     this.field = where.field;
   }

@@ -16,6 +16,7 @@ import { readZip, streamToBuffer } from './support/archive.js';
 import { describeEachDatabase } from './support/databases.js';
 import { Contact, Opportunity, crmEntities } from './fixtures/crm.js';
 import { type SeededContact, seedContact } from './fixtures/crm-seed.js';
+import { createTestLogger } from './support/test-logger.js';
 
 const SECRET = 'test-secret-test-secret-test-secret-0123456789';
 const admin: Actor = { id: 'admin-1', roles: ['admin'], tenantId: 'org-a' };
@@ -26,6 +27,7 @@ describeEachDatabase('export of a CRM contact', (db) => {
   let alice: SeededContact;
   let bob: SeededContact;
   let carol: SeededContact;
+  const logger = createTestLogger();
 
   beforeAll(async () => {
     ds = await db.createDataSource(crmEntities);
@@ -39,6 +41,7 @@ describeEachDatabase('export of a CRM contact', (db) => {
       secret: SECRET,
       storage: createLocalStorage({ directory: await mkdtemp(path.join(os.tmpdir(), 'pe-export-')) }),
       policy: { batchSize: 2 }, // tiny pages so keyset pagination crosses many page boundaries
+      logger,
     });
     await engine.start();
   });
@@ -53,6 +56,13 @@ describeEachDatabase('export of a CRM contact', (db) => {
     const download = await engine.download({ requestId: done.id, actor });
     return { request: done, files: await readZip(await streamToBuffer(download.stream)), download };
   }
+
+  it('logs a MISSING_KEYSET_INDEX warning at start-up for each fixture link without a (link, id) index, with the statement that fixes it', async () => {
+    const logged = logger.warnings('MISSING_KEYSET_INDEX');
+    expect(logged.map((w) => w.message)).toEqual(engine.dataMap().warnings.filter((w) => w.code === 'MISSING_KEYSET_INDEX').map((w) => w.message));
+    expect(logged.map((w) => w.message.split(':')[0]).sort()).toEqual(['ConsentRecord', 'LeadScore', 'Opportunity', 'Ticket']);
+    for (const warning of logged) expect(warning.fields?.suggestion).toMatch(/^CREATE INDEX /);
+  });
 
   it('holds every category with exact record counts, soft-deleted rows included', async () => {
     const { request, files } = await exportAndRead(alice.contact.id);

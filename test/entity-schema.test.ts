@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LinkExpiredError, PrivacyEngine, createLocalStorage, defineDataSubject, definePersonalData, defineRedact } from '../src/index.js';
 import { readZip, streamToBuffer } from './support/archive.js';
 import { describeEachDatabase } from './support/databases.js';
+import { createTestLogger } from './support/test-logger.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -52,6 +53,7 @@ describeEachDatabase('EntitySchema hosts and value formats', (db) => {
       secret: 'schema-secret-schema-secret-schema-secret-01',
       storage: createLocalStorage({ directory: await mkdtemp(path.join(os.tmpdir(), 'pe-schema-')) }),
       clock: { now: () => new Date(Date.now() + offset) },
+      logger: createTestLogger(),
     });
     await engine.start();
   });

@@ -2,6 +2,7 @@ import { Column, Entity, JoinTable, ManyToMany, ManyToOne, PrimaryGeneratedColum
 import { expect, it } from 'vitest';
 import { DataSubject, MetadataError, PersonalData, PrivacyEngine, Redact, defineRedact } from '../src/index.js';
 import { describeEachDatabase } from './support/databases.js';
+import { createTestLogger } from './support/test-logger.js';
 
 const SECRET = 'metadata-test-secret-metadata-test-secret-01';
 
@@ -9,7 +10,7 @@ const SECRET = 'metadata-test-secret-metadata-test-secret-01';
 describeEachDatabase('data map mistakes are MetadataErrors naming entity and field', (db) => {
   async function startWith(entities: Function[], subject: Function, extra: { tenantColumn?: string } = {}) {
     const dataSource = await db.createDataSource(entities);
-    const engine = new PrivacyEngine({ dataSource, subject, secret: SECRET, ...extra });
+    const engine = new PrivacyEngine({ dataSource, subject, secret: SECRET, logger: createTestLogger(), ...extra });
     return engine.start();
   }
 
@@ -122,7 +123,7 @@ describeEachDatabase('data map mistakes are MetadataErrors naming entity and fie
     class Login13 { @PrimaryGeneratedColumn() id!: number; @Column({ name: 'password_hash', type: 'varchar', length: 100 }) passwordHash!: string; @ManyToOne(() => Person13) person!: Person13; }
     defineRedact(Person13, 'first_name', 'name');
     const dataSource = await db.createDataSource([Person13, Login13]);
-    const engine = new PrivacyEngine({ dataSource, subject: Person13, secret: SECRET });
+    const engine = new PrivacyEngine({ dataSource, subject: Person13, secret: SECRET, logger: createTestLogger() });
     await engine.start();
     const map = engine.dataMap();
     expect(map.entities[0].fields.find((f) => f.name === 'firstName')).toMatchObject({ column: 'first_name', redact: 'name' });

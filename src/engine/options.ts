@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
+import { weakSecretReason } from '../adapters/secret-keys.js';
 import { ValidationError } from '../errors.js';
 import type { EntityTarget } from '../metadata/declarations.js';
 import type { ClockPort } from '../ports/clock.js';
@@ -25,10 +26,18 @@ export const engineOptionsSchema = z
       message: 'must be the data subject entity class (or its entity name)',
     }),
     tenantColumn: z.string().min(1).optional(),
-    secret: z.string().min(32, 'secret must be at least 32 characters').optional(),
+    secret: z
+      .string()
+      .superRefine((secret, ctx) => {
+        const weak = weakSecretReason(secret);
+        if (weak) ctx.addIssue({ code: 'custom', message: weak });
+      })
+      .optional(),
     queue: port<QueuePort>(['start', 'enqueue', 'drain', 'close']).optional(),
     storage: port<StoragePort>(['put', 'get', 'stat', 'delete']).optional(),
-    keys: port<KeysPort>(['wrapKey', 'unwrapKey', 'deriveKey']).optional(),
+    keys: port<KeysPort>(['wrapKey', 'unwrapKey', 'deriveKey'])
+      .refine((k) => k.destroyKey === undefined || typeof k.destroyKey === 'function', { message: 'destroyKey must be a function when given' })
+      .optional(),
     clock: port<ClockPort>(['now']).optional(),
     logger: port<Logger>(['info', 'warn', 'error']).optional(),
     authorize: z.custom<Authorize>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),

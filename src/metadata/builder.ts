@@ -57,7 +57,7 @@ export function buildDataMap(options: BuildOptions): ResolvedDataMap {
   }
 
   const subject: ResolvedDataMap['subject'] = {
-    ...resolveEntity(options, subjectMetadata, { category: subjectCategory, link: [], onErase: subjectOptions.onErase ?? 'anonymize' }, true),
+    ...resolveEntity(options, subjectMetadata, { category: subjectCategory, link: [], onErase: subjectOptions.onErase ?? 'anonymize', exclude: subjectOptions.exclude }, true),
     tenantColumn,
     displayName: subjectOptions.displayName,
   };
@@ -120,6 +120,12 @@ function resolveEntity(
       throw new MetadataError(`${metadata.name}.${name}: 'exclude' names a property that is not a column`, { entity: metadata.name, field: name });
     }
   }
+  for (const { property } of getRegistry().exclusions.filter((e) => matches(e.target, metadata))) {
+    if (!findColumn(metadata, property)) {
+      throw new MetadataError(`${metadata.name}.${property}: @NotExported is on a property that is not a column`, { entity: metadata.name, field: property });
+    }
+    exclude.add(property);
+  }
   const redactions = getRegistry().redactions.filter((r) => matches(r.target, metadata));
   for (const r of redactions) {
     if (!findColumn(metadata, r.property)) {
@@ -180,8 +186,8 @@ function resolveProviders(registrations: ProviderRegistration[], categories: Cat
     } catch (cause) {
       throw new MetadataError(`provider ${registration.name}: its class could not be constructed without arguments; register an instance with engine.registerProvider()`, {
         entity: registration.name,
+        cause,
       });
-      void cause;
     }
     if (typeof provider?.export !== 'function') {
       throw new MetadataError(`provider ${registration.name}: it must implement export(subject)`, { entity: registration.name });

@@ -52,6 +52,8 @@ export interface DataSubjectOptions<T = any> {
   displayName?: (row: T) => string;
   /** What `engine.delete()` does to the subject's own row: 'anonymize' (default) keeps a redacted row, 'delete' hides it (soft delete with a @DeleteDateColumn) then removes it at purge. `engine.anonymize()` always redacts. */
   onErase?: 'anonymize' | 'delete';
+  /** The subject's own columns left out of exports (a password hash, an API token); erasure still redacts them when they carry @Redact. */
+  exclude?: string[];
 }
 
 export interface PersonalDataOptions<T = any> {
@@ -108,6 +110,12 @@ export interface RedactDeclaration {
   property: string;
   strategy: RedactStrategyName | RedactFunction;
   options: RedactOptions;
+}
+
+/** A property left out of exports (@NotExported), on the subject or a @PersonalData entity. */
+export interface ExclusionDeclaration {
+  target: EntityTarget;
+  property: string;
 }
 
 export interface SubjectDeclaration {

@@ -1,5 +1,6 @@
 import type {
   CategoryDefinition,
+  ExclusionDeclaration,
   PersonalDataDeclaration,
   ProviderRegistration,
   RedactDeclaration,
@@ -14,6 +15,7 @@ export interface DeclarationRegistry {
   subjects: SubjectDeclaration[];
   personalData: PersonalDataDeclaration[];
   redactions: RedactDeclaration[];
+  exclusions: ExclusionDeclaration[];
   categories: CategoryDefinition[];
   providers: ProviderRegistration[];
 }
@@ -24,8 +26,9 @@ export function getRegistry(): DeclarationRegistry {
   const holder = globalThis as unknown as Record<symbol, DeclarationRegistry | undefined>;
   let registry = holder[KEY];
   if (!registry) {
-    registry = { subjects: [], personalData: [], redactions: [], categories: [], providers: [] };
+    registry = { subjects: [], personalData: [], redactions: [], exclusions: [], categories: [], providers: [] };
     holder[KEY] = registry;
   }
+  registry.exclusions ??= []; // a registry made by an older copy of the package, sharing the same key
   return registry;
 }

@@ -74,8 +74,13 @@ export class Vault {
     }
   }
 
-  /** Crypto-shredding: the wrapped data key goes first, so nothing left behind can be decrypted. */
+  /**
+   * Crypto-shredding: the wrapped data key goes first, so nothing left in this database can be decrypted. A keys
+   * adapter with destroyKey (a KMS) destroys its own key material first, which also covers backups; the default
+   * adapter has none, so a backup still holds a wrapped key its secret can open (docs/erasure.md).
+   */
   async shred(requestId: string): Promise<void> {
+    await this.keys.destroyKey?.(`vault:${requestId}`); // the context wrapKey was given
     const params = this.params();
     await this.dataSource.query(
       `DELETE FROM ${this.table} WHERE ${this.q('request_id')} = ${params.add(requestId)} AND ${this.q('kind')} = ${params.add(KEY_KIND)}`,

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MetadataError, ValidationError } from '../../src/errors.js';
 import type { RedactContext } from '../../src/metadata/declarations.js';
@@ -73,10 +75,23 @@ describe('text strategy', () => {
 });
 
 describe('hash strategy', () => {
-  it('writes the unkeyed SHA-256 hex of the value, truncated to the column', () => {
-    expect(redactor('hash')('abc', row)).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
-    expect(redactor('hash', {}, { length: 10 })('abc', row)).toBe('ba7816bf8f');
+  it('is keyed: the same input and key give the same output, another key another output, and no unkeyed SHA-256', () => {
+    const value = 'jane@example.com';
+    const unkeyed = createHash('sha256').update(value).digest('hex');
+    const a = redactor('hash')(value, row) as string;
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    expect(redactor('hash')(value, row)).toBe(a);
+    expect(a).not.toBe(unkeyed);
+    expect(redactor('hash', {}, {}, Buffer.alloc(32, 9))(value, row)).not.toBe(a);
+    expect(redactor('hash', {}, { length: 10 })(value, row)).toBe(a.slice(0, 10));
     expect(redactor('hash')(null, row)).toBeNull();
+  });
+
+  it('gives the same pseudonym as hmac for the same value and key', () => {
+    fc.assert(fc.property(fc.string(), fc.uint8Array({ minLength: 32, maxLength: 32 }), (value, key) => {
+      const k = Buffer.from(key);
+      expect(redactor('hash', {}, {}, k)(value, row)).toBe(redactor('hmac', {}, {}, k)(value, row));
+    }));
   });
 });
 

@@ -1,12 +1,13 @@
-import { createHash } from 'node:crypto';
+import { hmacHex } from './hmac.js';
 import { fit, needsLength, producesText, type RedactionStrategy } from './strategy.js';
 
 const UNIQUE_MIN = 32;
 
 /**
- * Unkeyed SHA-256 (hex) of the value. This is pseudonymization, not anonymization: anyone can hash a list of
- * candidate emails or phone numbers and find the match, so the output stays personal data under GDPR.
- * Prefer 'hmac' (keyed) unless the host needs hashes it can recompute without the engine's key.
+ * Keyed, like 'hmac' and with the same engine-derived key (deriveKey('hmac-redaction')), so a value gives the
+ * same pseudonym under either name: an unkeyed hash of an email or phone number is reversed by hashing a
+ * list of candidates. Unlike 'hmac' it accepts a short non-unique column (the pseudonym is cut to fit).
+ * Still pseudonymization: whoever holds the secret can recompute and match.
  */
 export const hashStrategy: RedactionStrategy = {
   name: 'hash',
@@ -14,5 +15,5 @@ export const hashStrategy: RedactionStrategy = {
     ...producesText('hash', column),
     ...(column.unique ? needsLength('hash', column, UNIQUE_MIN, ' to stay unique') : []),
   ],
-  create: (_options, column) => (value) => fit(createHash('sha256').update(String(value)).digest('hex'), column),
+  create: (_options, column, deps) => (value) => fit(hmacHex(deps.hmacKey, String(value)), column),
 };
