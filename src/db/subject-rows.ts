@@ -34,6 +34,11 @@ export interface ReadOptions {
   columns?: ColumnMetadata[];
   /** Resume after this primary key (raw values, in key order). */
   after?: unknown[] | null;
+  /**
+   * Lock the page's rows until the caller's transaction ends (`FOR UPDATE` on PostgreSQL and MySQL/MariaDB;
+   * SQLite has one writer at a time, and the reading transaction keeps other writers out).
+   */
+  lock?: boolean;
 }
 
 /**
@@ -70,8 +75,9 @@ export async function readSubjectPage(dataSource: DataSource, entity: ResolvedEn
   const params = new SqlParams(dialectOf(dataSource));
   const where = [subjectCondition(dataSource, entity, params, subjectId)];
   if (options.after) where.push(keysetAfter(pk, options.after, params));
+  const lock = options.lock && dialectOf(dataSource) !== 'sqlite' ? ' FOR UPDATE' : '';
   return executor.query(
-    `SELECT ${selectList} FROM ${quoteTablePath(dataSource, entity.metadata.tablePath)} ${ALIAS} WHERE ${where.join(' AND ')} ORDER BY ${pk.join(', ')} ${limitClause(options.batchSize)}`,
+    `SELECT ${selectList} FROM ${quoteTablePath(dataSource, entity.metadata.tablePath)} ${ALIAS} WHERE ${where.join(' AND ')} ORDER BY ${pk.join(', ')} ${limitClause(options.batchSize)}${lock}`,
     params.values,
   );
 }
