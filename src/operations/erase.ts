@@ -83,7 +83,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
       // (and is erased and vaulted with the page) or waits for the commit; it is never overwritten from a stale copy.
       const batch = await dataSource
         .transaction(async (tx) => {
-          const rows = await readSubjectPage(dataSource, entity, subjectId, { batchSize: ctx.batchSize, after: cp.after, columns: columnsFor(steps[cp.step]), lock: true }, tx);
+          const rows = await readSubjectPage(dataSource, entity, subjectId, { batchSize: ctx.batchSize, after: cp.after, columns: columnsFor(steps[cp.step]), rendered: renderedFor(steps[cp.step]), lock: true }, tx);
           if (rows.length === 0) return null;
           const next = { ...cp, counts: { ...cp.counts }, after: primaryKeyOf(entity, rows[rows.length - 1]), seq: cp.seq + 1, done: cp.done + rows.length };
           const now = ctx.now();
@@ -171,6 +171,11 @@ function columnsFor({ entity, action }: ErasureStep) {
   if (action === 'remove') return [];
   const fields = redactedFields(entity);
   return fields.some((f) => typeof f.redaction!.strategy === 'function') ? undefined : fields.map((f) => f.column);
+}
+
+/** What the vault keeps of a redacted page is read as the database renders it, so restore is exact. */
+function renderedFor({ entity, action }: ErasureStep) {
+  return action === 'redact' ? redactedFields(entity).map((f) => f.column) : undefined;
 }
 
 /** The subject's own identifying values (email, phone, names), as stored, for the verification pass. */
