@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type DataSource, EntitySchema, type EntitySchemaColumnOptions } from 'typeorm';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { MetadataError, PrivacyEngine, createLocalStorage, defineDataSubject, defineRedact } from '../src/index.js';
 import { type DatabaseKind, describeEachDatabase } from './support/databases.js';
 
@@ -35,10 +35,12 @@ function schema(kind: DatabaseKind, name: string, tableName: string, withArray =
 }
 
 describeEachDatabase('enum and array columns', (db) => {
-  let ds: DataSource;
-  let engine: PrivacyEngine;
-  const subject = db.kind === 'postgres' ? 'TypedArrayMember' : 'TypedMember';
   const admin = { id: 'admin', roles: ['admin'] };
+  const engines: PrivacyEngine[] = [];
+  afterAll(async () => {
+    for (const engine of engines) await engine.stop();
+  });
+
   const options = async (dataSource: DataSource, subject: string) => ({
     dataSource,
     subject,
@@ -47,33 +49,43 @@ describeEachDatabase('enum and array columns', (db) => {
     logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
   });
 
-  beforeAll(async () => {
-    ds = await db.createDataSource([schema(db.kind, subject, 'typed_member', db.kind === 'postgres')]);
-    engine = new PrivacyEngine(await options(ds, subject));
+  async function started(subject: string, withArray: boolean): Promise<{ ds: DataSource; engine: PrivacyEngine }> {
+    const ds = await db.createDataSource([schema(db.kind, subject, 'typed_member', withArray)]);
+    const engine = new PrivacyEngine(await options(ds, subject));
+    engines.push(engine);
     await engine.start();
-  });
-  afterAll(async () => engine?.stop());
+    return { ds, engine };
+  }
 
-  async function raw(): Promise<{ status: string; tags?: string }> {
+  /** The row as the database renders it. */
+  async function raw(ds: DataSource, withArray: boolean): Promise<{ status: string; tags?: string }> {
     const e = (n: string) => ds.driver.escape(n);
     const text = (c: string) => (db.kind === 'postgres' ? `${e(c)}::text` : e(c));
-    const [row] = await ds.query(`SELECT ${text('status')} AS status${db.kind === 'postgres' ? `, ${text('tags')} AS tags` : ''} FROM ${e('typed_member')}`);
+    const [row] = await ds.query(`SELECT ${text('status')} AS status${withArray ? `, ${text('tags')} AS tags` : ''} FROM ${e('typed_member')}`);
     return row;
   }
 
-  it('anonymize writes a fixed value into the enum column (and the array column on PostgreSQL), and restore puts the originals back', async () => {
-    await ds.getRepository(subject).save(db.kind === 'postgres' ? { status: 'active', tags: ['a', 'b c'] } : { status: 'active' });
-    const before = await raw();
-    expect(before.status).toBe('active');
+  async function eraseAndRestore(subject: string, withArray: boolean, seed: Record<string, unknown>, redacted: Record<string, string>) {
+    const { ds, engine } = await started(subject, withArray);
+    await ds.getRepository(subject).save(seed);
+    const before = await raw(ds, withArray);
 
     const erased = await engine.waitForRequest((await engine.anonymize({ subjectId: 1, actor: admin })).id);
     expect(erased.error).toBeUndefined();
     expect(erased.status).toBe('completed');
-    expect(await raw()).toEqual(db.kind === 'postgres' ? { status: 'unknown', tags: '{redacted}' } : { status: 'unknown' });
+    expect(await raw(ds, withArray)).toEqual(redacted);
 
     const restored = await engine.waitForRequest((await engine.restore({ requestId: erased.id, actor: admin })).id);
     expect(restored.status).toBe('completed');
-    expect(await raw()).toEqual(before);
+    expect(await raw(ds, withArray)).toEqual(before);
+  }
+
+  it('anonymize writes a fixed value into an enum column, and restore puts the original back', async () => {
+    await eraseAndRestore('TypedMember', false, { status: 'active' }, { status: 'unknown' });
+  });
+
+  it.runIf(db.kind === 'postgres')('anonymize writes a fixed array into an array column, and restore puts the original back', async () => {
+    await eraseAndRestore('TypedArrayMember', true, { status: 'inactive', tags: ['a', 'b c'] }, { status: 'unknown', tags: '{redacted}' });
   });
 
   it('start() refuses a fixed value the enum column cannot hold, naming the entity and field', async () => {
