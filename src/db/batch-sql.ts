@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import { SqlParams, dialectOf, quoteIdentifier, quoteTablePath, tuple, sqlOf } from './dialect.js';
 import type { SqlExecutor } from './dialect.js';
+import { type RenderedRow, attachRendered, postgresColumnTypes, renderedSelectList } from './rendered-values.js';
 
 /**
  * Set-based writes for one batch of rows: one statement per batch (chunked under the drivers'
@@ -54,6 +55,10 @@ async function updateGroup(executor: SqlExecutor, dataSource: DataSource, tableP
   const all = [...keyColumns, ...columns];
   const names = all.map((_, i) => `pe_c${i}`);
   const valuesOf = (u: RowUpdate) => [...u.key, ...columns.map((c) => u.values.get(c.databaseName))];
+  // PostgreSQL types the derived table's columns from the casts (text otherwise, which no enum, array or
+  // timestamp column accepts); MySQL/MariaDB and SQLite convert on assignment.
+  const types = dialect === 'postgres' ? await postgresColumnTypes(executor, dataSource, tablePath) : undefined;
+  const cast = (column: ColumnMetadata, placeholder: string) => castTo(types?.get(column.databaseName), placeholder);
   const on = keyColumns.map((c, i) => `pe_t.${q(c.databaseName)} = pe_v.${names[i]}`).join(' AND ');
   if (dialect === 'mysql') {
     const selects = rows.map((u, r) => `SELECT ${valuesOf(u).map((v, i) => (r === 0 ? `${params.add(v)} AS ${names[i]}` : params.add(v))).join(', ')}`);
@@ -61,8 +66,7 @@ async function updateGroup(executor: SqlExecutor, dataSource: DataSource, tableP
     await executor.query(`UPDATE ${table} pe_t JOIN (${selects.join(' UNION ALL ')}) pe_v ON ${on} SET ${sets.join(', ')}`, params.values);
     return;
   }
-  // PostgreSQL types every placeholder from the first row's casts; SQLite takes values as they come.
-  const tuples = rows.map((u) => `(${valuesOf(u).map((v, i) => cast(dataSource, all[i], params.add(v))).join(', ')})`);
+  const tuples = rows.map((u) => `(${valuesOf(u).map((v, i) => cast(all[i], params.add(v))).join(', ')})`);
   const sets = columns.map((c, i) => `${q(c.databaseName)} = pe_v.${names[keyColumns.length + i]}`);
   const derived =
     dialect === 'postgres'
@@ -100,12 +104,28 @@ export async function selectRows(executor: SqlExecutor, dataSource: DataSource, 
   return out;
 }
 
+/**
+ * Rows by key with their key columns as the driver returns them and `columns` as the database renders them
+ * (see rendered-values.ts): what the vault keeps of rows it removes.
+ */
+export async function selectRendered(executor: SqlExecutor, dataSource: DataSource, tablePath: string, keyColumns: string[], keys: unknown[][], columns: ColumnMetadata[]): Promise<RenderedRow[]> {
+  const out: RenderedRow[] = [];
+  const select = [...keyColumns.map((c) => `pe_t.${quoteIdentifier(dataSource, c)}`), ...renderedSelectList(dataSource, columns, 'pe_t')].join(', ');
+  for (const part of chunks(keys, Math.floor(MAX_PARAMS / Math.max(1, keyColumns.length)))) {
+    const params = new SqlParams(dialectOf(dataSource));
+    const rows = await executor.query(`SELECT ${select} FROM ${quoteTablePath(dataSource, tablePath)} pe_t WHERE ${keyIn(dataSource, keyColumns, part, params, 'pe_t')}`, params.values);
+    out.push(...attachRendered(rows, columns));
+  }
+  return out;
+}
+
 /** Multi-row INSERT with explicit values for every listed column (primary keys included: restore keeps ids). */
 export async function insertRows(executor: SqlExecutor, dataSource: DataSource, tablePath: string, columns: string[], rows: unknown[][]): Promise<void> {
   if (rows.length === 0 || columns.length === 0) return;
+  const types = dialectOf(dataSource) === 'postgres' ? await postgresColumnTypes(executor, dataSource, tablePath) : undefined;
   for (const part of chunks(rows, Math.max(1, Math.floor(MAX_PARAMS / columns.length)))) {
     const params = new SqlParams(dialectOf(dataSource));
-    const values = part.map((row) => `(${row.map((v) => params.add(v)).join(', ')})`).join(', ');
+    const values = part.map((row) => `(${row.map((v, i) => castTo(types?.get(columns[i]), params.add(v))).join(', ')})`).join(', ');
     await executor.query(
       `INSERT INTO ${quoteTablePath(dataSource, tablePath)} (${columns.map((c) => quoteIdentifier(dataSource, c)).join(', ')}) VALUES ${values}`,
       params.values,
@@ -113,12 +133,8 @@ export async function insertRows(executor: SqlExecutor, dataSource: DataSource, 
   }
 }
 
-const PG_CASTABLE = /^(character varying|varchar|character|char|text|citext|integer|int|int2|int4|int8|smallint|bigint|numeric|decimal|real|double precision|boolean|date|time|timestamp|timestamp with time zone|timestamp without time zone|timestamptz|json|jsonb|bytea|uuid|inet)$/;
-
-function cast(dataSource: DataSource, column: ColumnMetadata, placeholder: string): string {
-  if (dialectOf(dataSource) !== 'postgres') return placeholder;
-  const type = dataSource.driver.normalizeType(column).toLowerCase();
-  return PG_CASTABLE.test(type) ? `CAST(${placeholder} AS ${type})` : placeholder;
+function castTo(type: string | undefined, placeholder: string): string {
+  return type ? `CAST(${placeholder} AS ${type})` : placeholder;
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import { AdapterError } from '../errors.js';
+import { DataSource, type QueryRunner } from 'typeorm';
 import { type Dialect, SqlParams, dialectOf, quoteIdentifier } from './dialect.js';
 import type { SqlExecutor } from './dialect.js';
 import type { PrivacyRequest, Regulation, RequestStatus, RequestType, ReviewItem } from '../request.js';
@@ -194,8 +195,12 @@ export class RequestStore {
     if (patch.releaseActiveKey) sets.push(`${this.q('active_key')} = NULL`);
     let where = `${this.q('id')} = ${params.add(id)}`;
     if (onlyIfStatus) where += ` AND ${this.q('status')} IN (${onlyIfStatus.map((s) => params.add(s)).join(', ')})`;
-    const result = await executor.query(`UPDATE ${this.table} SET ${sets.join(', ')} WHERE ${where}`, params.values);
-    if (onlyIfStatus && affectedRows(result) === 0) return null;
+    const sql = `UPDATE ${this.table} SET ${sets.join(', ')} WHERE ${where}`;
+    if (onlyIfStatus) {
+      if ((await countedUpdate(executor, sql, params.values)) === 0) return null;
+    } else {
+      await executor.query(sql, params.values);
+    }
     return this.get(id, executor);
   }
 
@@ -221,15 +226,36 @@ export class RequestStore {
   }
 }
 
-/** UPDATE results differ by driver: [rows, count] on PostgreSQL, an object with affectedRows on MySQL, changes on SQLite. */
-function affectedRows(result: unknown): number {
-  if (Array.isArray(result) && typeof result[1] === 'number') return result[1];
-  if (result && typeof result === 'object') {
+/**
+ * How many rows an UPDATE changed, read from TypeORM's structured result (`affected`) or a driver's own shape:
+ * [rows, count] on PostgreSQL, `affectedRows` on MySQL/MariaDB, `changes` on better-sqlite3. A bare number is
+ * refused: TypeORM's plain query() on SQLite returns the last insert rowid there, not a count. A shape it does not
+ * know fails closed: a compare-and-set must never pass by guesswork.
+ */
+export function affectedRows(result: unknown): number {
+  const count = (n: unknown) => (Number.isSafeInteger(n) && (n as number) >= 0 ? (n as number) : undefined);
+  if (Array.isArray(result) && count(result[1]) !== undefined) return result[1];
+  if (result && typeof result === 'object' && !Array.isArray(result)) {
     const r = result as Record<string, unknown>;
-    if (typeof r.affectedRows === 'number') return r.affectedRows;
-    if (typeof r.changes === 'number') return r.changes;
+    const n = count(r.affected) ?? count(r.affectedRows) ?? count(r.changes);
+    if (n !== undefined) return n;
   }
-  return 1;
+  throw new AdapterError('database', 'The database driver did not say how many rows an UPDATE changed');
+}
+
+/** Runs an UPDATE (or DELETE) and returns how many rows it changed, on the caller's transaction when it has one. */
+export async function countedUpdate(executor: SqlExecutor, sql: string, parameters: unknown[] = []): Promise<number> {
+  const runner = (executor as { queryRunner?: QueryRunner }).queryRunner;
+  if (runner) return affectedRows(await runner.query(sql, parameters, true));
+  if (executor instanceof DataSource) {
+    const own = executor.createQueryRunner();
+    try {
+      return affectedRows(await own.query(sql, parameters, true));
+    } finally {
+      await own.release();
+    }
+  }
+  return affectedRows(await executor.query(sql, parameters));
 }
 
 export function toPublicRequest(stored: StoredRequest, now: number): PrivacyRequest {

@@ -4,6 +4,7 @@ import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import type { ResolvedEntity } from '../metadata/data-map.js';
 import type { SqlExecutor } from './dialect.js';
 import { SqlParams, dialectOf, keysetAfter, limitClause, quoteIdentifier, quoteTablePath, sqlOf } from './dialect.js';
+import { attachRendered, renderedSelectList } from './rendered-values.js';
 
 export type RawRow = Record<string, unknown>;
 
@@ -34,6 +35,13 @@ export interface ReadOptions {
   columns?: ColumnMetadata[];
   /** Resume after this primary key (raw values, in key order). */
   after?: unknown[] | null;
+  /**
+   * Lock the page's rows until the caller's transaction ends (`FOR UPDATE` on PostgreSQL and MySQL/MariaDB;
+   * SQLite has one writer at a time, and the reading transaction keeps other writers out).
+   */
+  lock?: boolean;
+  /** Columns to read a second time as the database renders them (see rendered-values.ts), for the vault. */
+  rendered?: ColumnMetadata[];
 }
 
 /**
@@ -66,14 +74,17 @@ export async function readSubjectPage(dataSource: DataSource, entity: ResolvedEn
   const pk = entity.primaryKey.map((c) => `${ALIAS}.${q(c.databaseName)}`);
   const columns = new Set(options.columns ?? entity.fields.map((f) => f.column));
   for (const c of entity.primaryKey) columns.add(c);
-  const selectList = [...columns].map((c) => `${ALIAS}.${q(c.databaseName)}`).join(', ');
+  const rendered = options.rendered ?? [];
+  const selectList = [...[...columns].map((c) => `${ALIAS}.${q(c.databaseName)}`), ...renderedSelectList(dataSource, rendered, ALIAS)].join(', ');
   const params = new SqlParams(dialectOf(dataSource));
   const where = [subjectCondition(dataSource, entity, params, subjectId)];
   if (options.after) where.push(keysetAfter(pk, options.after, params));
-  return executor.query(
-    `SELECT ${selectList} FROM ${quoteTablePath(dataSource, entity.metadata.tablePath)} ${ALIAS} WHERE ${where.join(' AND ')} ORDER BY ${pk.join(', ')} ${limitClause(options.batchSize)}`,
+  const lock = options.lock && dialectOf(dataSource) !== 'sqlite' ? ' FOR UPDATE' : '';
+  const rows: RawRow[] = await executor.query(
+    `SELECT ${selectList} FROM ${quoteTablePath(dataSource, entity.metadata.tablePath)} ${ALIAS} WHERE ${where.join(' AND ')} ORDER BY ${pk.join(', ')} ${limitClause(options.batchSize)}${lock}`,
     params.values,
   );
+  return rendered.length ? attachRendered(rows, rendered) : rows;
 }
 
 /** The raw primary key of a row, in key order. */

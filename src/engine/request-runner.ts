@@ -65,6 +65,10 @@ export class RequestRunner {
         now(),
         ['running'],
       );
+    } finally {
+      // The plaintext data keys this operation used (its own; a restore's or purge's source) leave memory with it.
+      this.deps.vault.forget(running.id);
+      if (typeof running.body.params?.sourceRequestId === 'string') this.deps.vault.forget(running.body.params.sourceRequestId);
     }
   }
 

@@ -312,8 +312,15 @@ function columnFacts(dataSource: DataSource, metadata: EntityMetadata, column: C
     // A column in any unique constraint, composite ones included, must stay distinct after redaction.
     metadata.uniques.some((u) => u.columns.includes(column)) ||
     metadata.indices.some((i) => i.isUnique && i.columns.includes(column));
-  const kind = column.type === 'simple-json' ? 'json' : kindOf(type);
-  return { kind, length: Number.isFinite(length) && length > 0 ? length : undefined, unique, nullable: column.isNullable };
+  const kind = column.type === 'simple-json' ? 'json' : column.isArray ? 'other' : kindOf(type);
+  return {
+    kind,
+    length: Number.isFinite(length) && length > 0 ? length : undefined,
+    unique,
+    nullable: column.isNullable,
+    ...(column.isArray ? { array: true } : {}),
+    ...(column.enum ? { enumValues: column.enum.map(String) } : {}),
+  };
 }
 
 function kindOf(type: string): ColumnKind {

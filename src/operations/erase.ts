@@ -79,11 +79,13 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
     const { entity, action } = steps[cp.step];
     for (;;) {
       await ctx.checkCancelled();
-      const rows = await readSubjectPage(dataSource, entity, subjectId, { batchSize: ctx.batchSize, after: cp.after, columns: columnsFor(steps[cp.step]) });
-      if (rows.length === 0) break;
-      const next = { ...cp, counts: { ...cp.counts }, after: primaryKeyOf(entity, rows[rows.length - 1]), seq: cp.seq + 1, done: cp.done + rows.length };
-      await dataSource
+      // The page is read, and locked, inside the batch's transaction: a host's edit either lands before the read
+      // (and is erased and vaulted with the page) or waits for the commit; it is never overwritten from a stale copy.
+      const batch = await dataSource
         .transaction(async (tx) => {
+          const rows = await readSubjectPage(dataSource, entity, subjectId, { batchSize: ctx.batchSize, after: cp.after, columns: columnsFor(steps[cp.step]), rendered: renderedFor(steps[cp.step]), lock: true }, tx);
+          if (rows.length === 0) return null;
+          const next = { ...cp, counts: { ...cp.counts }, after: primaryKeyOf(entity, rows[rows.length - 1]), seq: cp.seq + 1, done: cp.done + rows.length };
           const now = ctx.now();
           let changed = 0;
           let fields: string[] = [];
@@ -104,13 +106,15 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
           const previous = next.counts[entity.name] ?? { category: entity.category, action: ACTION_NAMES[action], rows: 0, fields: [] };
           next.counts[entity.name] = { ...previous, rows: previous.rows + changed, fields: [...new Set([...previous.fields, ...fields])].sort() };
           await saveCheckpoint(ctx, tx, { ...next, step: cp.step }, { done: next.done, total: Math.max(cp.total, next.done) });
+          return { next, read: rows.length };
         })
         .catch((error) => {
           ctx.vault.forget(request.id);
           throw error;
         });
-      Object.assign(cp, next);
-      if (rows.length < ctx.batchSize) break;
+      if (!batch) break;
+      Object.assign(cp, batch.next);
+      if (batch.read < ctx.batchSize) break;
     }
   }
 
@@ -167,6 +171,11 @@ function columnsFor({ entity, action }: ErasureStep) {
   if (action === 'remove') return [];
   const fields = redactedFields(entity);
   return fields.some((f) => typeof f.redaction!.strategy === 'function') ? undefined : fields.map((f) => f.column);
+}
+
+/** What the vault keeps of a redacted page is read as the database renders it, so restore is exact. */
+function renderedFor({ entity, action }: ErasureStep) {
+  return action === 'redact' ? redactedFields(entity).map((f) => f.column) : undefined;
 }
 
 /** The subject's own identifying values (email, phone, names), as stored, for the verification pass. */

@@ -1,10 +1,13 @@
 import type { DataSource, EntityMetadata } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import { AdapterError } from '../errors.js';
 import type { ResolvedDataMap, ResolvedEntity } from '../metadata/data-map.js';
 import { type RawRow, primaryKeyOf } from '../db/subject-rows.js';
 import { type SqlExecutor, quoteIdentifier } from '../db/dialect.js';
 import { hydrateRow, hydrateValue } from '../db/hydrate.js';
 import { decodeRaw, encodeRaw } from '../vault/vault.js';
-import { type RowUpdate, deleteRows, insertRows, selectRows, setColumn, updateRows } from '../db/batch-sql.js';
+import { type RowUpdate, deleteRows, insertRows, selectRendered, selectRows, setColumn, updateRows } from '../db/batch-sql.js';
+import { type RenderedRow, renderedValue } from '../db/rendered-values.js';
 
 /** What erasure does to one entity: redact fields in place, hide rows (soft delete), or remove them (snapshot, then delete). */
 export type StepAction = 'redact' | 'hide' | 'remove';
@@ -41,15 +44,22 @@ export function redactedFields(entity: ResolvedEntity) {
   return entity.fields.filter((f) => f.redaction);
 }
 
-/** The vault payload of one batch; keys and values are raw database values, type-tagged for JSON. */
+/**
+ * The vault payload of one batch, type-tagged for JSON. Values (and whole removed rows) are kept as the database
+ * renders them, so restore writes back exactly what was there; keys as the driver read them, to find the rows.
+ */
 export interface RedactPayload { e: string; rows: Array<[unknown[], Record<string, unknown>]> }
 export interface HidePayload { e: string; keys: unknown[][] }
 export interface RemovePayload { e: string; cols: string[]; rows: unknown[][]; junctions: Array<{ table: string; cols: string[]; fk: string[]; rows: unknown[][] }> }
 
-/** Redacts a page of rows; returns the originals of what changed (for the vault) and the fields touched. */
+/**
+ * Redacts a page of rows; returns the originals of what changed (for the vault) and the fields touched.
+ * Rows read without the redacted columns rendered (`readSubjectPage`'s `rendered`) have them read here.
+ */
 export async function redactPage(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, rows: RawRow[]): Promise<{ payload: RedactPayload; fields: Set<string> }> {
   const driver = dataSource.driver;
   const fields = redactedFields(entity);
+  const originalsOf = await renderedOriginals(executor, dataSource, entity, rows, fields.map((f) => f.column));
   const updates: RowUpdate[] = [];
   const payload: RedactPayload = { e: entity.name, rows: [] };
   const touched = new Set<string>();
@@ -64,7 +74,7 @@ export async function redactPage(executor: SqlExecutor, dataSource: DataSource, 
       if (raw === null || raw === undefined) continue;
       const next = f.redaction!.apply(needsRow ? hydrated[f.name] : hydrateValue(dataSource, f.column, raw), hydrated);
       values.set(f.column.databaseName, driver.preparePersistentValue(next, f.column));
-      originals[f.column.databaseName] = encodeRaw(raw);
+      originals[f.column.databaseName] = encodeRaw(originalsOf(row, f.column));
       touched.add(f.name);
     }
     if (values.size === 0) continue;
@@ -74,6 +84,22 @@ export async function redactPage(executor: SqlExecutor, dataSource: DataSource, 
   }
   await updateRows(executor, dataSource, entity.metadata.tablePath, entity.primaryKey, fields.map((f) => f.column), updates);
   return { payload, fields: touched };
+}
+
+/** The rendered originals of the page's rows: from the page itself, or read by key when it lacks them. */
+async function renderedOriginals(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, rows: RawRow[], columns: ColumnMetadata[]) {
+  const missing = rows.filter((r) => columns.some((c) => !renderedValue(r, c)));
+  const read = new Map<string, RenderedRow>();
+  if (missing.length > 0) {
+    for (const r of await selectRendered(executor, dataSource, entity.metadata.tablePath, pkNames(entity), missing.map((m) => primaryKeyOf(entity, m)), columns)) {
+      read.set(keyString(primaryKeyOf(entity, r)), r);
+    }
+  }
+  return (row: RawRow, column: ColumnMetadata): unknown => {
+    const found = renderedValue(row, column) ?? renderedValue(read.get(keyString(primaryKeyOf(entity, row))) ?? {}, column);
+    if (!found) throw new AdapterError('database', `A row of ${entity.name} vanished while its page was being redacted`);
+    return found.value;
+  };
 }
 
 /** Soft-deletes the rows of a page that are not yet deleted; rows archived before stay as they were. */
@@ -89,19 +115,24 @@ export async function hidePage(executor: SqlExecutor, dataSource: DataSource, en
 
 /** Snapshots whole rows, and the join-table rows pointing at them, then deletes both. */
 export async function removePage(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, rows: RawRow[]): Promise<RemovePayload> {
-  const cols = entity.metadata.columns.map((c) => c.databaseName);
-  const full = await selectRows(executor, dataSource, entity.metadata.tablePath, pkNames(entity), rows.map((r) => primaryKeyOf(entity, r)));
-  const payload: RemovePayload = { e: entity.name, cols, rows: full.map((r) => cols.map((c) => encodeRaw(r[c]))), junctions: [] };
-  for (const { junction, fkColumns, refColumns } of junctionsReferencing(dataSource, entity.metadata)) {
-    const keys = full.map((r) => refColumns.map((c) => r[c]));
+  const columns = entity.metadata.columns;
+  const cols = columns.map((c) => c.databaseName);
+  const full = await selectRendered(executor, dataSource, entity.metadata.tablePath, pkNames(entity), rows.map((r) => primaryKeyOf(entity, r)), columns);
+  const renderedRow = (r: RenderedRow, of: ColumnMetadata[]) => of.map((c) => encodeRaw(renderedValue(r, c)!.value));
+  const payload: RemovePayload = { e: entity.name, cols, rows: full.map((r) => renderedRow(r, columns)), junctions: [] };
+  const junctions = junctionsReferencing(dataSource, entity.metadata);
+  // Junction rows are found by the removed rows' referenced columns, as the driver returns them.
+  const raw = junctions.length > 0 ? await selectRows(executor, dataSource, entity.metadata.tablePath, pkNames(entity), full.map((r) => primaryKeyOf(entity, r))) : [];
+  for (const { junction, fkColumns, refColumns } of junctions) {
+    const keys = raw.map((r) => refColumns.map((c) => r[c]));
     if (keys.length === 0) continue;
-    const jRows = await selectRows(executor, dataSource, junction.tablePath, fkColumns, keys);
+    const jRows = await selectRendered(executor, dataSource, junction.tablePath, fkColumns, keys, junction.columns);
     if (jRows.length === 0) continue;
     const jCols = junction.columns.map((c) => c.databaseName);
-    payload.junctions.push({ table: junction.tablePath, cols: jCols, fk: fkColumns, rows: jRows.map((r) => jCols.map((c) => encodeRaw(r[c]))) });
+    payload.junctions.push({ table: junction.tablePath, cols: jCols, fk: fkColumns, rows: jRows.map((r) => renderedRow(r, junction.columns)) });
     await deleteRows(executor, dataSource, junction.tablePath, fkColumns, keys);
   }
-  await deleteRows(executor, dataSource, entity.metadata.tablePath, pkNames(entity), full.map((r) => entity.primaryKey.map((c) => r[c.databaseName])));
+  await deleteRows(executor, dataSource, entity.metadata.tablePath, pkNames(entity), full.map((r) => primaryKeyOf(entity, r)));
   return payload;
 }
 

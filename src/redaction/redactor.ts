@@ -1,6 +1,6 @@
 import { MetadataError, ValidationError } from '../errors.js';
 import type { RedactContext, RedactFunction, RedactOptions, RedactStrategyName } from '../metadata/declarations.js';
-import type { ColumnFacts } from './column-facts.js';
+import { type ColumnFacts, typedColumnProblems } from './column-facts.js';
 import { randomString } from './random.js';
 import { getStrategy } from './strategies/index.js';
 import { hmacHex } from './strategies/hmac.js';
@@ -19,7 +19,9 @@ const IDENTIFYING_BY_DEFAULT: ReadonlySet<string> = new Set(['email', 'phone', '
 export function checkRedactRule(strategy: RedactStrategyName | RedactFunction, options: RedactOptions, column: ColumnFacts): string[] {
   if (typeof strategy === 'function') return []; // a function cannot be checked statically
   const builtIn = getStrategy(strategy);
-  return builtIn ? builtIn.check(column, options) : [`unknown redaction strategy '${String(strategy)}'`];
+  if (!builtIn) return [`unknown redaction strategy '${String(strategy)}'`];
+  const typed = typedColumnProblems(strategy, options.value, column);
+  return typed.length ? typed : builtIn.check(column, options);
 }
 
 /**

@@ -25,6 +25,7 @@ export interface VaultEntry {
  */
 export class Vault {
   private readonly table: string;
+  /** Plaintext data keys of the requests being worked on: few, least recently used first, zeroed when dropped. */
   private readonly keyCache = new Map<string, Buffer>();
 
   constructor(
@@ -46,7 +47,7 @@ export class Vault {
   /** Appends one entry (one batch of rows) inside the caller's transaction. */
   async append(executor: SqlExecutor, requestId: string, seq: number, kind: VaultEntryKind, payload: unknown, now: number): Promise<void> {
     const plain = Buffer.from(JSON.stringify(payload), 'utf8');
-    const body = kind === 'hide' ? plain : seal(await this.dataKey(executor, requestId, now), plain, `${requestId}:${seq}`);
+    const body = kind === 'hide' ? plain : withKey(await this.dataKey(executor, requestId, now), (key) => seal(key, plain, `${requestId}:${seq}`));
     await this.insert(executor, requestId, kind, seq, body, now);
   }
 
@@ -68,7 +69,7 @@ export class Vault {
       const seq = Number(rows[0].seq);
       const kind = rows[0].kind as VaultEntryKind;
       const raw = toBuffer(rows[0].payload);
-      const plain = kind === 'hide' ? raw : decrypt(await this.dataKey(this.dataSource, requestId, 0, false), raw, `${requestId}:${seq}`);
+      const plain = kind === 'hide' ? raw : withKey(await this.dataKey(this.dataSource, requestId, 0, false), (key) => decrypt(key, raw, `${requestId}:${seq}`));
       yield { seq, kind, payload: JSON.parse(plain.toString('utf8')) };
       cursor = seq;
     }
@@ -86,7 +87,7 @@ export class Vault {
       `DELETE FROM ${this.table} WHERE ${this.q('request_id')} = ${params.add(requestId)} AND ${this.q('kind')} = ${params.add(KEY_KIND)}`,
       params.values,
     );
-    this.keyCache.delete(requestId);
+    this.forget(requestId);
   }
 
   /** Removes entries of the given kinds (after shredding, or once they are no longer needed). */
@@ -102,9 +103,15 @@ export class Vault {
     return (await this.readWrappedKey(this.dataSource, requestId)) !== null;
   }
 
+  /** A copy of the request's data key, for the caller to zero after use (the cached one may be zeroed meanwhile). */
   private async dataKey(executor: SqlExecutor, requestId: string, now: number, create = true): Promise<Buffer> {
     const cached = this.keyCache.get(requestId);
-    if (cached) return cached;
+    if (cached) {
+      // Map order is insertion order: re-inserting marks the key most recently used.
+      this.keyCache.delete(requestId);
+      this.keyCache.set(requestId, cached);
+      return Buffer.from(cached);
+    }
     const context = `vault:${requestId}`;
     const wrapped = await this.readWrappedKey(executor, requestId);
     let key: Buffer;
@@ -116,8 +123,14 @@ export class Vault {
     } else {
       throw new AdapterError('vault', `The vault key of request ${requestId} has been destroyed`);
     }
+    this.forget(requestId);
     this.keyCache.set(requestId, key);
-    return key;
+    for (const [oldest, evicted] of this.keyCache) {
+      if (this.keyCache.size <= KEY_CACHE_SIZE) break;
+      evicted.fill(0);
+      this.keyCache.delete(oldest);
+    }
+    return Buffer.from(key);
   }
 
   private async readWrappedKey(executor: SqlExecutor, requestId: string): Promise<Buffer | null> {
@@ -138,9 +151,24 @@ export class Vault {
     );
   }
 
-  /** Forget cached keys (a rolled-back transaction may have discarded a freshly created one). */
+  /**
+   * Drops the request's cached key, zeroed: when its operation ends, and after a rolled-back transaction
+   * (which may have discarded a freshly created one).
+   */
   forget(requestId: string): void {
+    this.keyCache.get(requestId)?.fill(0);
     this.keyCache.delete(requestId);
+  }
+}
+
+/** How many plaintext data keys stay cached at most: one per request being worked on is enough. */
+export const KEY_CACHE_SIZE = 8;
+
+function withKey<T>(key: Buffer, use: (key: Buffer) => T): T {
+  try {
+    return use(key);
+  } finally {
+    key.fill(0);
   }
 }
 
