@@ -84,7 +84,8 @@ describeEachDatabase('enum and array columns', (db) => {
     await eraseAndRestore('TypedMember', false, { status: 'active' }, { status: 'unknown' });
   });
 
-  it.runIf(db.kind === 'postgres')('anonymize writes a fixed array into an array column, and restore puts the original back', async () => {
+  // Array columns exist on PostgreSQL only: the test is registered there alone.
+  if (db.kind === 'postgres') it('anonymize writes a fixed array into an array column, and restore puts the original back', async () => {
     await eraseAndRestore('TypedArrayMember', true, { status: 'inactive', tags: ['a', 'b c'] }, { status: 'unknown', tags: '{redacted}' });
   });
 
@@ -96,7 +97,7 @@ describeEachDatabase('enum and array columns', (db) => {
     expect((error as Error).message).toContain('TypedBadEnum.status');
   });
 
-  it.runIf(db.kind === 'postgres')('start() refuses a text value for an array column, naming the entity and field', async () => {
+  if (db.kind === 'postgres') it('start() refuses a text value for an array column, naming the entity and field', async () => {
     const bad = await db.createDataSource([schema(db.kind, 'TypedBadArray', 'typed_bad_array', true)]);
     const error = await new PrivacyEngine(await options(bad, 'TypedBadArray')).start().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MetadataError);
