@@ -122,7 +122,42 @@ describeEachDatabase('purge of hidden rows that cannot be removed', (db) => {
     const row = await ds.getRepository(PfDeal).findOneOrFail({ where: { id: deals[0].id }, withDeleted: true });
     expect(row.title).toBe('Deal tokpf0003 0');
   });
+
+  // SQLite in memory has no second connection to deadlock with, and a trigger cannot raise SQLITE_BUSY.
+  it.runIf(db.kind !== 'sqlite')('retries a DELETE that failed with a deadlock, and removes the rows', async () => {
+    const { person } = await seed('tokpf0004', 2);
+    const deleted = await run(engine.delete({ subjectId: person.id, actor: admin }));
+    await failFirstDeletes(ds, db.kind, 'pf_deal', 2);
+    try {
+      const purge = await run(engine.purge({ requestId: deleted.id, actor: admin, force: true }));
+      expect(purge.outcome).toMatchObject({ removed: { PfDeal: 2 }, redactedInstead: {} });
+      expect(purge.review).toEqual([]);
+    } finally {
+      await ds.query(db.kind === 'postgres' ? 'DROP TRIGGER pf_deal_flaky ON pf_deal' : 'DROP TRIGGER pf_deal_flaky');
+    }
+  });
 });
+
+/**
+ * The first `times` DELETE statements on the table fail as deadlocks (PostgreSQL 40P01, MariaDB 1213). The attempt
+ * counter lives where a rollback cannot undo it: a sequence on PostgreSQL, a MyISAM table on MariaDB.
+ */
+async function failFirstDeletes(ds: DataSource, kind: string, table: string, times: number): Promise<void> {
+  if (kind === 'postgres') {
+    await ds.query(`CREATE SEQUENCE ${table}_attempts`);
+    await ds.query(
+      `CREATE FUNCTION ${table}_flaky() RETURNS trigger AS $$ BEGIN IF nextval('${table}_attempts') <= ${times} THEN RAISE EXCEPTION 'simulated deadlock' USING ERRCODE = '40P01'; END IF; RETURN OLD; END $$ LANGUAGE plpgsql`,
+    );
+    await ds.query(`CREATE TRIGGER ${table}_flaky BEFORE DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${table}_flaky()`);
+    return;
+  }
+  await ds.query(`CREATE TABLE ${table}_attempts (n INT NOT NULL) ENGINE=MyISAM`);
+  await ds.query(`INSERT INTO ${table}_attempts VALUES (0)`);
+  await ds.query(
+    `CREATE TRIGGER ${table}_flaky BEFORE DELETE ON ${table} FOR EACH ROW BEGIN UPDATE ${table}_attempts SET n = n + 1; ` +
+      `IF (SELECT n FROM ${table}_attempts) <= ${times} THEN SIGNAL SQLSTATE '40001' SET MYSQL_ERRNO = 1213, MESSAGE_TEXT = 'simulated deadlock'; END IF; END`,
+  );
+}
 
 /** A trigger refusing every DELETE on the table with a plain error (not a foreign-key violation). */
 async function blockDeletes(ds: DataSource, kind: string, table: string): Promise<void> {
