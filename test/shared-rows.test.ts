@@ -121,9 +121,9 @@ describeEachDatabase('rows shared with other people', (db) => {
     expect(kept.members.map((m) => m.id).sort()).toEqual([alice.id, bob.id].sort());
     const { receipt } = done.outcome as any;
     expect(receipt.entities.SrGroup).toBeUndefined();
-    expect(receipt.shared).toEqual([
-      { category: 'tickets', entity: 'SrTicket', rows: 1 },
+    expect([...receipt.shared].sort((a: { entity: string }, b: { entity: string }) => a.entity.localeCompare(b.entity))).toEqual([
       { category: 'groups', entity: 'SrGroup', rows: 1 },
+      { category: 'tickets', entity: 'SrTicket', rows: 1 },
     ]);
     expect(done.review.map((r) => r.item).sort()).toEqual(['SrGroup', 'SrTicket']);
   });

@@ -48,6 +48,17 @@ export function erasableLinks(entity: ResolvedEntity): ResolvedLink[] {
   return entity.shared === 'erase' ? entity.links : entity.links.filter((l) => l.sharing === 'exclusive');
 }
 
+/**
+ * The entity as an erasure sees it: only its erasable links select rows. Null when none is left (every link
+ * shared, no opt-in): erasure changes none of its rows. The subject (selected by its key) is returned as is.
+ */
+export function withErasableLinks(entity: ResolvedEntity): ResolvedEntity | null {
+  if (entity.isSubject) return entity;
+  const links = erasableLinks(entity);
+  if (links.length === 0) return null;
+  return links.length === entity.links.length ? entity : { ...entity, links };
+}
+
 /** The links only flagged for review by an erasure (empty when the host opted in to erasing shared rows). */
 export function reviewedLinks(entity: ResolvedEntity): ResolvedLink[] {
   return entity.shared === 'erase' ? [] : entity.links.filter((l) => l.sharing === 'shared');
