@@ -98,4 +98,23 @@ describeEachDatabase('foreign keys that let the database change rows erasure rem
     expect(kept.members.map((m) => m.id)).toEqual([bob.id]);
     expect(await ds.getRepository(Email4).count()).toBe(1);
   });
+
+  it('warns about restricting foreign keys from tables the data map does not know, and from join tables, into hidden rows', async () => {
+    @Entity('c5_person') @DataSubject({ onErase: 'delete' })
+    class Person5 {
+      @PrimaryGeneratedColumn() id!: number;
+      @DeleteDateColumn() deletedAt?: Date | null;
+      // The join table's foreign key to the person takes its ON DELETE rule from this side.
+      @ManyToMany(() => Team5, (t) => t.members, { onDelete: 'RESTRICT' }) teams!: Team5[];
+    }
+    @Entity('c5_badge') class Badge5 { @PrimaryGeneratedColumn() id!: number; @ManyToOne(() => Person5, { onDelete: 'RESTRICT' }) holder!: Person5; }
+    @Entity('c5_team') class Team5 { @PrimaryGeneratedColumn() id!: number; @ManyToMany(() => Person5, (p) => p.teams) @JoinTable({ name: 'c5_team_member' }) members!: Person5[]; }
+    const { engine } = await engineFor([Person5, Badge5, Team5], Person5);
+    await engine.start();
+    const messages = engine.dataMap().warnings.filter((w) => w.code === 'REMOVAL_BLOCKED').map((w) => w.message).sort();
+    expect(messages).toEqual([
+      'Person5: purge removes its hidden rows, but Badge5.holder (not in the data map) may still point at them; such rows stay hidden with their personal columns emptied instead',
+      expect.stringMatching(/^Person5: purge removes its hidden rows, but c5_team_member\.\S+ \(not in the data map\) may still point at them; /),
+    ]);
+  });
 });

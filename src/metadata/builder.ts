@@ -327,7 +327,8 @@ function removalWarnings(dataSource: DataSource, entities: ResolvedEntity[]): Da
   for (const removed of removableEntities(entities)) {
     for (const { owner, fk } of foreignKeysInto(dataSource, removed.metadata)) {
       const onDelete = String(fk.onDelete ?? 'NO ACTION').toUpperCase();
-      if (DATABASE_CHANGES.includes(onDelete) || owner.isJunction || owner === removed.metadata) continue;
+      // Join-table rows are removed with a row delete removes at once, but block the purge of a hidden one.
+      if (DATABASE_CHANGES.includes(onDelete) || (owner.isJunction && !removed.deleteDateColumn) || owner === removed.metadata) continue;
       const keeper = entities.find((e) => e.metadata === owner);
       // A 'delete' entity's own rows go first; one reached only through shared links may still stay, so it counts.
       if (keeper?.onErase === 'delete' && reviewedLinks(keeper).length === 0) continue;

@@ -210,7 +210,8 @@ function emptyValue(dataSource: DataSource, field: ResolvedField): unknown {
       const type = dataSource.driver.normalizeType(column).toLowerCase();
       if (type === 'date') return '1970-01-01';
       if (type.startsWith('time') && !type.startsWith('timestamp')) return '00:00:00';
-      return new Date(0);
+      // A MySQL TIMESTAMP starts one second after the epoch.
+      return new Date(sqlOf(dataSource).dialect === 'mysql' && type.startsWith('timestamp') ? 1000 : 0);
     }
     case 'json':
       return {};
