@@ -11,7 +11,7 @@ import type {
   ProviderRegistration,
 } from './declarations.js';
 import type { ForeignKeyMetadata } from 'typeorm/metadata/ForeignKeyMetadata.js';
-import { type DataMapWarning, type ResolvedCategory, type ResolvedDataMap, type ResolvedEntity, type ResolvedField, type ResolvedProvider, erasableLinks, reviewedLinks } from './data-map.js';
+import { type DataMapWarning, type ResolvedCategory, type ResolvedDataMap, type ResolvedEntity, type ResolvedField, type ResolvedProvider, erasableLinks } from './data-map.js';
 import { resolveLink } from './links.js';
 import { getRegistry } from './registry.js';
 import { quoteTablePath, sqlOf } from '../db/dialect.js';
@@ -330,8 +330,8 @@ function removalWarnings(dataSource: DataSource, entities: ResolvedEntity[]): Da
       // Join-table rows are removed with a row delete removes at once, but block the purge of a hidden one.
       if (DATABASE_CHANGES.includes(onDelete) || (owner.isJunction && !removed.deleteDateColumn) || owner === removed.metadata) continue;
       const keeper = entities.find((e) => e.metadata === owner);
-      // A 'delete' entity's own rows go first; one reached only through shared links may still stay, so it counts.
-      if (keeper?.onErase === 'delete' && reviewedLinks(keeper).length === 0) continue;
+      // Rows the same request removes first do not stay; any other row (shared ones included) may.
+      if (keeper && erasedThrough(keeper, fk, removed)) continue;
       const relation = owner.relations.find((r) => r.isOwning && r.foreignKeys.includes(fk));
       const by = `${owner.name}.${relation?.propertyPath ?? fk.columnNames.join(', ')} (${keeper ? `onErase '${keeper.onErase}'` : 'not in the data map'})`;
       warnings.push({
