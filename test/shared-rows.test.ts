@@ -5,7 +5,20 @@ import { DataSubject, PersonalData, PrivacyEngine, Redact, createLocalStorage, t
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import { describeEachDatabase } from './support/databases.js';
+
+const RUNS = process.env.CI ? 60 : 12;
+
+/** Random tickets among a few people: each with an optional requester and any set of CCs. */
+const ticketsArbitrary = fc.integer({ min: 2, max: 4 }).chain((people) => {
+  const person = fc.nat({ max: people - 1 });
+  return fc.record({
+    people: fc.constant(people),
+    tickets: fc.array(fc.record({ requester: fc.option(person), ccs: fc.uniqueArray(person, { maxLength: people }) }), { maxLength: 6 }),
+    erased: person,
+  });
+});
 
 const admin: Actor = { id: 'dpo', roles: ['admin'] };
 
@@ -126,5 +139,29 @@ describeEachDatabase('rows shared with other people', (db) => {
       { category: 'tickets', entity: 'SrTicket', rows: 1 },
     ]);
     expect(done.review.map((r) => r.item).sort()).toEqual(['SrGroup', 'SrTicket']);
+  });
+
+  it(`anonymize changes exactly the tickets the person requested and flags exactly those they are only CC'd on (${RUNS} random sets)`, async () => {
+    let seq = 0;
+    await fc.assert(
+      fc.asyncProperty(ticketsArbitrary, async ({ people, tickets, erased }) => {
+        const token = `tokprop${++seq}x`;
+        const persons = await ds.getRepository(SrPerson).save(Array.from({ length: people }, (_, i) => ({ name: `P${i} ${token}` })));
+        const saved = await ds.getRepository(SrTicket).save(
+          tickets.map((t, i) => ({ body: `ticket ${i} ${token}`, requester: t.requester === null ? null : persons[t.requester], ccs: t.ccs.map((c) => persons[c]) })),
+        );
+        const done = await run(engine.anonymize({ subjectId: persons[erased].id, actor: admin }));
+        const owned = tickets.map((t) => t.requester === erased);
+        const onlyCcd = tickets.filter((t, i) => !owned[i] && t.ccs.includes(erased)).length;
+        for (const [i, ticket] of saved.entries()) {
+          const body = (await ds.getRepository(SrTicket).findOneByOrFail({ id: ticket.id })).body;
+          expect(body === `ticket ${i} ${token}`).toBe(!owned[i]);
+        }
+        const shared = (done.outcome as any).receipt.shared.find((s: { entity: string }) => s.entity === 'SrTicket');
+        expect(shared?.rows ?? 0).toBe(onlyCcd);
+        expect(done.review.some((r) => r.item === 'SrTicket')).toBe(onlyCcd > 0);
+      }),
+      { numRuns: RUNS },
+    );
   });
 });
