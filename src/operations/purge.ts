@@ -22,6 +22,16 @@ export interface PurgeOutcome {
   providers: Array<{ name: string; status: 'done' | 'manual action required' }>;
 }
 
+interface PurgeCheckpoint {
+  shredded: boolean;
+  /** Last hide entry fully done. */
+  seq: number | null;
+  /** Progress inside the entry being done row by row: its seq and how many of its rows are done. */
+  partial?: { seq: number; rows: number };
+  removed: Record<string, number>;
+  redactedInstead: Record<string, number>;
+}
+
 /**
  * Irreversible end of an erasure: the vault's data key is destroyed first (crypto-shredding), the
  * encrypted originals are deleted, then the hidden rows are removed for good, batch by batch.
@@ -29,7 +39,7 @@ export interface PurgeOutcome {
 export async function runPurge(ctx: OperationContext, source: StoredRequest, forced: boolean): Promise<PurgeOutcome> {
   const { dataSource, map, request } = ctx;
   const review: ReviewItem[] = [...request.body.review];
-  const cp = (request.body.checkpoint as { shredded: boolean; seq: number | null; removed: Record<string, number>; redactedInstead: Record<string, number> } | undefined) ?? {
+  const cp = (request.body.checkpoint as PurgeCheckpoint | undefined) ?? {
     shredded: false,
     seq: null,
     removed: {},
@@ -66,20 +76,38 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
         // Only "still referenced" sends rows down the row-by-row path; anything else fails the purge.
         if (!isForeignKeyViolation(error)) throw error;
       }
-      for (const key of keys) {
+      // Row by row, each row's outcome committed with the checkpoint: a resumed purge neither repeats nor recounts a row.
+      const from = cp.partial?.seq === entry.seq ? cp.partial.rows : 0;
+      for (let i = from; i < keys.length; i++) {
+        const key = keys[i];
+        const partial = { seq: entry.seq, rows: i + 1 };
         try {
-          const removed = await withRetry(() => withQueryRunner(dataSource, (runner) => deleteHidden(runner, dataSource, entity, [key])));
-          cp.removed = add(cp.removed, entity.name, removed);
+          cp.removed = await withRetry(() =>
+            dataSource.transaction(async (tx) => {
+              const removed = add(cp.removed, entity.name, await deleteHidden(tx.queryRunner!, dataSource, entity, [key]));
+              await saveCheckpoint(ctx, tx, { ...cp, removed, partial });
+              return removed;
+            }),
+          );
         } catch (error) {
           if (!isForeignKeyViolation(error)) throw error;
           // Kept rows point at it: it cannot go, so its personal columns are emptied for good and it stays hidden.
-          const left = await withRetry(() => dataSource.transaction((tx) => emptyRow(tx, dataSource, map, entity, key)));
-          cp.redactedInstead = add(cp.redactedInstead, entity.name, 1);
-          addReview(review, { item: entity.name, reason: 'hidden rows still referenced by kept rows had their personal columns emptied and stay hidden instead of removed' });
-          for (const column of left) {
-            addReview(review, { item: `${entity.name}.${column}`, reason: 'unique and NOT NULL without a @Redact rule: could not be emptied on a hidden row purge could not remove' });
-          }
+          const next = [...review];
+          cp.redactedInstead = await withRetry(() =>
+            dataSource.transaction(async (tx) => {
+              const left = await emptyRow(tx, dataSource, map, entity, key);
+              addReview(next, { item: entity.name, reason: 'hidden rows still referenced by kept rows had their personal columns emptied and stay hidden instead of removed' });
+              for (const column of left) {
+                addReview(next, { item: `${entity.name}.${column}`, reason: 'unique and NOT NULL without a @Redact rule: could not be emptied on a hidden row purge could not remove' });
+              }
+              const redactedInstead = add(cp.redactedInstead, entity.name, 1);
+              await saveCheckpoint(ctx, tx, { ...cp, redactedInstead, partial }, {}, { review: next });
+              return redactedInstead;
+            }),
+          );
+          review.splice(0, review.length, ...next);
         }
+        cp.partial = partial;
       }
     }
     cp.seq = entry.seq;
@@ -109,15 +137,6 @@ async function deleteHidden(runner: QueryRunner, dataSource: DataSource, entity:
     removed += result.affected;
   }
   return removed;
-}
-
-async function withQueryRunner<T>(dataSource: DataSource, fn: (runner: QueryRunner) => Promise<T>): Promise<T> {
-  const runner = dataSource.createQueryRunner();
-  try {
-    return await fn(runner);
-  } finally {
-    await runner.release();
-  }
 }
 
 function driverError(error: unknown): { code?: unknown; errno?: unknown } {
