@@ -22,6 +22,8 @@ class PfDeal {
   @Column({ type: 'int' }) probability!: number;
   @Column({ type: 'boolean' }) won!: boolean;
   @Column({ type: 'date' }) closedOn!: string;
+  @Column({ type: Date }) signedAt!: Date;
+  @Column({ type: 'simple-json' }) meta!: Record<string, unknown>;
   @Column({ type: 'text', nullable: true }) notes!: string | null;
   @ManyToOne(() => PfPerson, { nullable: false }) person!: PfPerson;
   @DeleteDateColumn() deletedAt?: Date | null;
@@ -61,7 +63,7 @@ describeEachDatabase('purge of hidden rows that cannot be removed', (db) => {
   async function seed(token: string, deals: number) {
     const person = await ds.getRepository(PfPerson).save({ name: `Name ${token}` });
     const saved = await ds.getRepository(PfDeal).save(
-      Array.from({ length: deals }, (_, i) => ({ title: `Deal ${token} ${i}`, amount: '1234.50', probability: 70, won: true, closedOn: '2024-05-17', notes: `notes ${token}`, person })),
+      Array.from({ length: deals }, (_, i) => ({ title: `Deal ${token} ${i}`, amount: '1234.50', probability: 70, won: true, closedOn: '2024-05-17', signedAt: new Date(Date.UTC(2024, 4, 17, 9, 30)), meta: { owner: token }, notes: `notes ${token}`, person })),
     );
     return { person, deals: saved };
   }
@@ -89,12 +91,17 @@ describeEachDatabase('purge of hidden rows that cannot be removed', (db) => {
     expect(row.id).toBe(deals[0].id);
     expect(row.person.id).toBe(person.id);
     expect(row.deletedAt).toBeInstanceOf(Date); // still hidden
-    expect({ title: row.title, amount: Number(row.amount), probability: row.probability, won: row.won, closedOn: row.closedOn, notes: row.notes }).toEqual({
+    expect({ ...row, id: undefined, person: undefined, deletedAt: undefined, amount: Number(row.amount), signedAt: row.signedAt.getTime() }).toEqual({
+      id: undefined,
+      person: undefined,
+      deletedAt: undefined,
       title: '',
       amount: 0,
       probability: 0,
       won: false,
       closedOn: '1970-01-01',
+      signedAt: 0,
+      meta: {},
       notes: null,
     });
     expect(await ds.getRepository(PfContract).findOneByOrFail({ id: contract.id })).toMatchObject({ number: 'C-1' });
