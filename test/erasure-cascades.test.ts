@@ -79,16 +79,24 @@ describeEachDatabase('foreign keys that let the database change rows erasure rem
     expect(error).toMatchObject({ entity: 'Badge3' });
   });
 
-  it('accepts cascades that only reach rows the erasure removes itself: join tables and deleted children of the subject', async () => {
+  it('refuses a cascade even from a child the same request removes first: a partial restore may bring it back before the purge', async () => {
+    @Entity('c6_person') @DataSubject({ onErase: 'delete' }) class Person6 { @PrimaryGeneratedColumn() id!: number; @DeleteDateColumn() deletedAt?: Date | null; }
+    @Entity('c6_email') @PersonalData({ category: 'emails', link: 'person', onErase: 'delete' })
+    class Email6 { @PrimaryGeneratedColumn() id!: number; @ManyToOne(() => Person6, { onDelete: 'CASCADE' }) person!: Person6; }
+    const { engine } = await engineFor([Person6, Email6], Person6);
+    const error = await startError(engine);
+    expect(error.message).toMatch(/^Foreign key \S+ on c6_email \(personId\) references c6_person ON DELETE CASCADE: erasure removes rows of Person6 \(the data subject, onErase 'delete'\)/);
+  });
+
+  it('accepts the cascades of join tables: a retained group survives the delete and purge of one member', async () => {
     @Entity('c4_person') @DataSubject({ onErase: 'delete' }) class Person4 { @PrimaryGeneratedColumn() id!: number; @DeleteDateColumn() deletedAt?: Date | null; }
     @Entity('c4_email') @PersonalData({ category: 'emails', link: 'person', onErase: 'delete' })
-    class Email4 { @PrimaryGeneratedColumn() id!: number; @Column({ type: 'varchar', length: 50 }) subject!: string; @ManyToOne(() => Person4, { onDelete: 'CASCADE' }) person!: Person4; }
+    class Email4 { @PrimaryGeneratedColumn() id!: number; @Column({ type: 'varchar', length: 50 }) subject!: string; @ManyToOne(() => Person4) person!: Person4; }
     @Entity('c4_group') @PersonalData({ category: 'groups', link: 'members', onErase: 'retain', retention: { basis: 'Business record' } })
     class Group4 { @PrimaryGeneratedColumn() id!: number; @ManyToMany(() => Person4) @JoinTable({ name: 'c4_group_member' }) members!: Person4[]; }
     const { engine, ds } = await engineFor([Person4, Email4, Group4], Person4);
     await engine.start();
 
-    // A retained group survives the delete and the purge of one of its members; the other member stays in it.
     const [alice, bob] = await ds.getRepository(Person4).save([{}, {}]);
     await ds.getRepository(Email4).save([{ subject: 'hello', person: alice }, { subject: 'hi', person: bob }]);
     const group = await ds.getRepository(Group4).save({ members: [alice, bob] });

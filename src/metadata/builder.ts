@@ -283,17 +283,15 @@ const DATABASE_CHANGES = ['CASCADE', 'SET NULL', 'SET DEFAULT'];
 /**
  * A foreign key with ON DELETE CASCADE / SET NULL / SET DEFAULT into rows that erasure removes lets the database
  * delete or change other rows (a retained invoice) that the vault never saw, so no restore could bring them back
- * and a retained row could vanish. Refused at start-up, naming the constraint. Allowed: join tables (their rows are
- * snapshotted with the removed row, and are only its links), and a 'delete' entity whose own erasable links run
- * through that very key (every row the cascade reaches is already erased by the same request, before its parent).
+ * and a retained row could vanish. Refused at start-up, naming the constraint. Even a child the same request
+ * erases first is refused: a partial restore may bring it back before the parent is purged. Only join tables
+ * pass: their rows are snapshotted with a removed row, and at purge they are nothing but the purged row's links.
  */
 function refuseCascades(dataSource: DataSource, entities: ResolvedEntity[]): void {
   for (const removed of removableEntities(entities)) {
     for (const { owner, fk } of foreignKeysInto(dataSource, removed.metadata)) {
       const onDelete = String(fk.onDelete ?? 'NO ACTION').toUpperCase();
       if (!DATABASE_CHANGES.includes(onDelete) || owner.isJunction) continue;
-      const child = entities.find((e) => e.metadata === owner);
-      if (child && erasedThrough(child, fk, removed)) continue;
       const columns = fk.columnNames.join(', ');
       const what = removed.isSubject ? `${removed.name} (the data subject, onErase 'delete')` : `${removed.name} (onErase 'delete')`;
       throw new MetadataError(
