@@ -10,7 +10,8 @@ import type {
   PersonalDataOptions,
   ProviderRegistration,
 } from './declarations.js';
-import type { DataMapWarning, ResolvedCategory, ResolvedDataMap, ResolvedEntity, ResolvedField, ResolvedProvider } from './data-map.js';
+import type { ForeignKeyMetadata } from 'typeorm/metadata/ForeignKeyMetadata.js';
+import { type DataMapWarning, type ResolvedCategory, type ResolvedDataMap, type ResolvedEntity, type ResolvedField, type ResolvedProvider, erasableLinks } from './data-map.js';
 import { resolveLink } from './links.js';
 import { getRegistry } from './registry.js';
 import { quoteTablePath, sqlOf } from '../db/dialect.js';
@@ -88,8 +89,9 @@ export function buildDataMap(options: BuildOptions): ResolvedDataMap {
     }
   }
 
+  refuseCascades(dataSource, entities);
   const providers = resolveProviders([...registry.providers, ...options.providers], categories);
-  return { subject, entities, categories: categories.resolved(), providers, warnings: [...keysetIndexWarnings(dataSource, entities), ...removalWarnings(entities)] };
+  return { subject, entities, categories: categories.resolved(), providers, warnings: [...keysetIndexWarnings(dataSource, entities), ...removalWarnings(dataSource, entities)] };
 }
 
 function resolveEntity(
@@ -113,6 +115,10 @@ function resolveEntity(
     throw new MetadataError(`${metadata.name}: @PersonalData needs a link to the data subject`, { entity: metadata.name });
   }
   const resolvedLinks = links.map((spec) => resolveLink(dataSource, metadata, subjectMetadata!, spec));
+  const shared = declared.shared ?? 'review';
+  if (shared !== 'review' && shared !== 'erase') {
+    throw new MetadataError(`${metadata.name}: shared must be 'review' or 'erase'`, { entity: metadata.name });
+  }
 
   const exclude = new Set(declared.exclude ?? []);
   for (const name of exclude) {
@@ -171,6 +177,7 @@ function resolveEntity(
     primaryKey: metadata.primaryColumns,
     fields,
     links: resolvedLinks,
+    shared,
     deleteDateColumn: metadata.deleteDateColumn,
   };
 }
@@ -263,24 +270,81 @@ function keysetIndexWarnings(dataSource: DataSource, entities: ResolvedEntity[])
   return warnings;
 }
 
+/** Entities whose rows delete removes at once (no @DeleteDateColumn) or purge removes later (hidden rows). */
+function removableEntities(entities: ResolvedEntity[]): ResolvedEntity[] {
+  return entities.filter((e) => e.onErase === 'delete');
+}
+
+/** Foreign keys of every table TypeORM knows (mapped or not, join tables included) that point at the entity's table. */
+function foreignKeysInto(dataSource: DataSource, target: EntityMetadata): Array<{ owner: EntityMetadata; fk: ForeignKeyMetadata }> {
+  const out: Array<{ owner: EntityMetadata; fk: ForeignKeyMetadata }> = [];
+  for (const owner of dataSource.entityMetadatas) {
+    for (const fk of owner.foreignKeys) if (fk.referencedTablePath === target.tablePath) out.push({ owner, fk });
+  }
+  return out;
+}
+
+const DATABASE_CHANGES = ['CASCADE', 'SET NULL', 'SET DEFAULT'];
+
 /**
- * An entity that delete removes outright (no @DeleteDateColumn) cannot go while rows that stay point at it:
- * the database would refuse and the delete request would fail. Said at start-up rather than mid-request.
+ * A foreign key with ON DELETE CASCADE / SET NULL / SET DEFAULT into rows that erasure removes lets the database
+ * delete or change other rows (a retained invoice) that the vault never saw, so no restore could bring them back
+ * and a retained row could vanish. Refused at start-up, naming the constraint. Even a child the same request
+ * erases first is refused: a partial restore may bring it back before the parent is purged. Only join tables
+ * pass: their rows are snapshotted with a removed row, and at purge they are nothing but the purged row's links.
  */
-function removalWarnings(entities: ResolvedEntity[]): DataMapWarning[] {
-  const warnings: DataMapWarning[] = [];
-  for (const removed of entities.filter((e) => e.onErase === 'delete' && !e.deleteDateColumn)) {
-    for (const keeper of entities.filter((e) => e.onErase !== 'delete')) {
-      const blocking = keeper.metadata.relations.filter(
-        (r) => r.isOwning && !r.isManyToMany && r.inverseEntityMetadata.target === removed.metadata.target && r.onDelete !== 'CASCADE' && r.onDelete !== 'SET NULL',
+function refuseCascades(dataSource: DataSource, entities: ResolvedEntity[]): void {
+  for (const removed of removableEntities(entities)) {
+    for (const { owner, fk } of foreignKeysInto(dataSource, removed.metadata)) {
+      const onDelete = String(fk.onDelete ?? 'NO ACTION').toUpperCase();
+      if (!DATABASE_CHANGES.includes(onDelete) || owner.isJunction) continue;
+      const columns = fk.columnNames.join(', ');
+      const what = removed.isSubject ? `${removed.name} (the data subject, onErase 'delete')` : `${removed.name} (onErase 'delete')`;
+      throw new MetadataError(
+        `Foreign key ${fk.name} on ${owner.tablePath} (${columns}) references ${fk.referencedTablePath} ON DELETE ${onDelete}: ` +
+          `erasure removes rows of ${what}, at once or at purge, and the database would then ${onDelete === 'CASCADE' ? 'delete' : 'change'} ` +
+          `${owner.name} rows that no restore can bring back; declare the foreign key ON DELETE RESTRICT or NO ACTION`,
+        { entity: owner.name, field: columns },
       );
-      for (const relation of blocking) {
-        warnings.push({
-          code: 'REMOVAL_BLOCKED',
-          entity: removed.name,
-          message: `${removed.name}: delete removes its rows, but ${keeper.name}.${relation.propertyPath} (onErase '${keeper.onErase}') still points at them; add a @DeleteDateColumn to ${removed.name} so it is hidden instead`,
-        });
-      }
+    }
+  }
+}
+
+/** Whether every row of `child` that points at an erased `parent` row is itself erased (removed or hidden) by the same request, first. */
+function erasedThrough(child: ResolvedEntity, fk: ForeignKeyMetadata, parent: ResolvedEntity): boolean {
+  if (child.onErase !== 'delete' || child === parent) return false;
+  const relation = child.metadata.relations.find((r) => r.isOwning && r.foreignKeys.includes(fk));
+  if (!relation) return false;
+  const paths = new Set(erasableLinks(child).filter((l) => l.kind === 'relation').map((l) => l.description));
+  if (parent.isSubject) return paths.has(relation.propertyPath);
+  const parentLinks = erasableLinks(parent);
+  return parentLinks.length > 0 && parentLinks.every((l) => l.kind === 'relation' && paths.has(`${relation.propertyPath}.${l.description}`));
+}
+
+/**
+ * Rows that erasure removes cannot go while rows that stay still point at them. Said at start-up rather than
+ * mid-request: without a @DeleteDateColumn the delete request would fail; with one, purge cannot remove the
+ * hidden rows and empties their personal columns instead (they stay, hidden).
+ */
+function removalWarnings(dataSource: DataSource, entities: ResolvedEntity[]): DataMapWarning[] {
+  const warnings: DataMapWarning[] = [];
+  for (const removed of removableEntities(entities)) {
+    for (const { owner, fk } of foreignKeysInto(dataSource, removed.metadata)) {
+      const onDelete = String(fk.onDelete ?? 'NO ACTION').toUpperCase();
+      // Join-table rows are removed with a row delete removes at once, but block the purge of a hidden one.
+      if (DATABASE_CHANGES.includes(onDelete) || (owner.isJunction && !removed.deleteDateColumn) || owner === removed.metadata) continue;
+      const keeper = entities.find((e) => e.metadata === owner);
+      // Rows the same request removes first do not stay; any other row (shared ones included) may.
+      if (keeper && erasedThrough(keeper, fk, removed)) continue;
+      const relation = owner.relations.find((r) => r.isOwning && r.foreignKeys.includes(fk));
+      const by = `${owner.name}.${relation?.propertyPath ?? fk.columnNames.join(', ')} (${keeper ? `onErase '${keeper.onErase}'` : 'not in the data map'})`;
+      warnings.push({
+        code: 'REMOVAL_BLOCKED',
+        entity: removed.name,
+        message: removed.deleteDateColumn
+          ? `${removed.name}: purge removes its hidden rows, but ${by} may still point at them; such rows stay hidden with their personal columns emptied instead`
+          : `${removed.name}: delete removes its rows, but ${by} still points at them; add a @DeleteDateColumn to ${removed.name} so it is hidden instead`,
+      });
     }
   }
   return warnings;

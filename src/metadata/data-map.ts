@@ -38,7 +38,30 @@ export interface ResolvedEntity {
   fields: ResolvedField[];
   /** Empty for the subject itself, whose rows are selected by primary key. */
   links: ResolvedLink[];
+  /** What erasure does to rows reached only through shared links: keep them and flag them for review, or erase them too. */
+  shared: 'review' | 'erase';
   deleteDateColumn?: ColumnMetadata;
+}
+
+/** The links whose rows an erasure may change: the exclusive ones, and the shared ones when the host opted in. */
+export function erasableLinks(entity: ResolvedEntity): ResolvedLink[] {
+  return entity.shared === 'erase' ? entity.links : entity.links.filter((l) => l.sharing === 'exclusive');
+}
+
+/**
+ * The entity as an erasure sees it: only its erasable links select rows. Null when none is left (every link
+ * shared, no opt-in): erasure changes none of its rows. The subject (selected by its key) is returned as is.
+ */
+export function withErasableLinks(entity: ResolvedEntity): ResolvedEntity | null {
+  if (entity.isSubject) return entity;
+  const links = erasableLinks(entity);
+  if (links.length === 0) return null;
+  return links.length === entity.links.length ? entity : { ...entity, links };
+}
+
+/** The links only flagged for review by an erasure (empty when the host opted in to erasing shared rows). */
+export function reviewedLinks(entity: ResolvedEntity): ResolvedLink[] {
+  return entity.shared === 'erase' ? [] : entity.links.filter((l) => l.sharing === 'shared');
 }
 
 export interface ResolvedProvider {
@@ -82,7 +105,9 @@ export interface DataMapJson {
     retention: { basis: string } | null;
     softDelete: string | null;
     primaryKey: string[];
-    links: Array<{ kind: 'relation' | 'polymorphic'; path: string; through: string[] }>;
+    links: Array<{ kind: 'relation' | 'polymorphic'; path: string; through: string[]; sharing: 'exclusive' | 'shared' }>;
+    /** Rows reached only through shared links: 'review' keeps them and flags them, 'erase' erases them. */
+    shared: 'review' | 'erase';
     fields: Array<{ name: string; column: string; kind: string; exported: boolean; redact: string | null; identifying: boolean }>;
   }>;
   providers: Array<{ name: string; category: string; capabilities: string[] }>;
@@ -108,7 +133,8 @@ export function dataMapToJson(map: ResolvedDataMap): DataMapJson {
       retention: e.retention ? { basis: e.retention.basis } : null,
       softDelete: e.deleteDateColumn?.databaseName ?? null,
       primaryKey: e.primaryKey.map((c) => c.databaseName),
-      links: e.links.map((l) => ({ kind: l.kind, path: l.description, through: l.through })),
+      links: e.links.map((l) => ({ kind: l.kind, path: l.description, through: l.through, sharing: l.sharing })),
+      shared: e.shared,
       fields: e.fields.map((f) => ({
         name: f.name,
         column: f.column.databaseName,

@@ -66,6 +66,12 @@ export interface PersonalDataOptions<T = any> {
   retention?: RetentionRule<T>;
   /** Properties left out of exports (secrets such as password hashes). */
   exclude?: string[];
+  /**
+   * Rows reached only through a shared link (one crossing a one-to-many or many-to-many hop: a ticket the person
+   * is only CC'd on) may hold other people's data. 'review' (default): erasure keeps them and lists them for
+   * review; 'erase': erasure redacts, hides or removes them like the person's own rows. Export always includes them.
+   */
+  shared?: 'review' | 'erase';
 }
 
 /** Built-in redaction strategies; see docs/data-map.md. */

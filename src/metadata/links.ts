@@ -14,6 +14,12 @@ export interface ResolvedLink {
   /** The link as declared, for the data map and error messages. */
   description: string;
   kind: 'relation' | 'polymorphic';
+  /**
+   * 'exclusive' when every hop from the row towards the subject is many-to-one or one-to-one (the row belongs
+   * to exactly one subject); 'shared' when the path crosses a one-to-many or many-to-many hop (a ticket one is
+   * only CC'd on, a group's members): other people's data may sit in the same row.
+   */
+  sharing: 'exclusive' | 'shared';
   /** Entities the path walks through after the declaring one, ending at the subject. */
   through: string[];
   /** The foreign-key column when the link is a single direct column to the subject (used for index advice). */
@@ -32,6 +38,7 @@ function resolveRelationPath(dataSource: DataSource, entity: EntityMetadata, sub
     throw new MetadataError(`${entity.name}: link '${path}' is not a valid relation path`, { entity: entity.name, field: path });
   }
   const hops: Hop[] = [];
+  const relations: RelationMetadata[] = [];
   let current = entity;
   for (const segment of segments) {
     const relation = current.relations.find((r) => r.propertyPath === segment || r.propertyName === segment);
@@ -43,6 +50,7 @@ function resolveRelationPath(dataSource: DataSource, entity: EntityMetadata, sub
       );
     }
     hops.push(hopFor(relation));
+    relations.push(relation);
     current = relation.inverseEntityMetadata;
   }
   if (current.target !== subject.target) {
@@ -62,6 +70,7 @@ function resolveRelationPath(dataSource: DataSource, entity: EntityMetadata, sub
   return {
     description: path,
     kind: 'relation',
+    sharing: relations.every((r) => r.isManyToOne || r.isOneToOne) ? 'exclusive' : 'shared',
     through: hops.map((h) => h.target.name),
     directColumn: direct,
     condition(alias, params, subjectId) {
@@ -140,6 +149,8 @@ function resolvePolymorphic(dataSource: DataSource, entity: EntityMetadata, spec
   return {
     description: `${spec.typeColumn}='${spec.type}' / ${spec.idColumn}`,
     kind: 'polymorphic',
+    // The row names one subject in its own columns.
+    sharing: 'exclusive',
     through: [],
     condition(alias, params, subjectId) {
       const id = numericId ? Number(subjectId) : String(subjectId);

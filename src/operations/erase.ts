@@ -7,6 +7,7 @@ import type { ProviderSubject } from '../metadata/declarations.js';
 import { type ErasureStep, hidePage, redactPage, redactedFields, removePage } from './erasure-steps.js';
 import { type OperationContext, addReview, saveCheckpoint } from './operation-context.js';
 import { verifyErasure, type VerificationResult } from './verify.js';
+import { type SharedRows, flagSharedRows } from './shared-rows.js';
 
 export type ErasureOperation = 'anonymize' | 'delete';
 
@@ -36,6 +37,8 @@ export interface ErasureReceipt {
   completedAt: string;
   entities: Record<string, EntityCount>;
   retained: Array<{ category: string; entity: string; rows: number; legalBasis: string; until: string | null }>;
+  /** Rows reached only through shared links, kept as they are and flagged for review (see docs/data-map.md). */
+  shared: SharedRows[];
   providers: Array<{ name: string; category: string; status: 'done' | 'manual action required'; affected?: number }>;
   verification: VerificationResult;
   recoveryDeadline: string;
@@ -138,6 +141,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
   }
 
   const retained = await retainedReport(ctx, subjectId);
+  const shared = await flagSharedRows(ctx, operation, subjectId, review);
   const verification = await verifyErasure(ctx, subjectId, steps);
   for (const finding of verification.remaining) {
     addReview(review, { item: `${finding.entity}.${finding.field}`, reason: `${finding.rows} row(s) still hold an identifying value of the subject` });
@@ -158,6 +162,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
       completedAt: completedAt.toISOString(),
       entities: cp.counts,
       retained,
+      shared,
       providers,
       verification,
       recoveryDeadline: new Date(completedAt.getTime() + ctx.recoveryWindowMs).toISOString(),

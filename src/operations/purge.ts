@@ -1,10 +1,14 @@
 import type { StoredRequest } from '../db/request-store.js';
 import type { ReviewItem } from '../request.js';
-import type { ResolvedEntity } from '../metadata/data-map.js';
+import { randomBytes } from 'node:crypto';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
+import { AdapterError } from '../errors.js';
+import type { ResolvedDataMap, ResolvedEntity, ResolvedField } from '../metadata/data-map.js';
 import type { RawRow } from '../db/subject-rows.js';
-import { quoteIdentifier } from '../db/dialect.js';
+import { sqlOf } from '../db/dialect.js';
 import { decodeRaw } from '../vault/vault.js';
-import { deleteRows, selectRows } from '../db/batch-sql.js';
+import { keyIn, selectRows, updateRows } from '../db/batch-sql.js';
 import { type HidePayload, pkNames, redactPage } from './erasure-steps.js';
 import { type OperationContext, addReview, callProviders, saveCheckpoint } from './operation-context.js';
 
@@ -13,9 +17,19 @@ export interface PurgeOutcome {
   forced: boolean;
   keyDestroyed: boolean;
   removed: Record<string, number>;
-  /** Hidden rows other kept rows still reference: redacted in place and left hidden instead of removed. */
+  /** Hidden rows other kept rows still reference: their personal columns emptied, left hidden instead of removed. */
   redactedInstead: Record<string, number>;
   providers: Array<{ name: string; status: 'done' | 'manual action required' }>;
+}
+
+interface PurgeCheckpoint {
+  shredded: boolean;
+  /** Last hide entry fully done. */
+  seq: number | null;
+  /** Progress inside the entry being done row by row: its seq and how many of its rows are done. */
+  partial?: { seq: number; rows: number };
+  removed: Record<string, number>;
+  redactedInstead: Record<string, number>;
 }
 
 /**
@@ -25,7 +39,7 @@ export interface PurgeOutcome {
 export async function runPurge(ctx: OperationContext, source: StoredRequest, forced: boolean): Promise<PurgeOutcome> {
   const { dataSource, map, request } = ctx;
   const review: ReviewItem[] = [...request.body.review];
-  const cp = (request.body.checkpoint as { shredded: boolean; seq: number | null; removed: Record<string, number>; redactedInstead: Record<string, number> } | undefined) ?? {
+  const cp = (request.body.checkpoint as PurgeCheckpoint | undefined) ?? {
     shredded: false,
     seq: null,
     removed: {},
@@ -40,35 +54,60 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
   }
 
   const byName = new Map<string, ResolvedEntity>(map.entities.map((e) => [e.name, e]));
+  const add = (counts: Record<string, number>, name: string, n: number) => ({ ...counts, [name]: (counts[name] ?? 0) + n });
   for await (const entry of ctx.vault.entries(source.id, { kinds: ['hide'], from: cp.seq ?? undefined })) {
     await ctx.checkCancelled();
     const payload = entry.payload as HidePayload;
     const entity = byName.get(payload.e);
     const keys = payload.keys.map((k) => k.map(decodeRaw));
     if (entity && keys.length) {
-      const deleted = ` AND ${quoteIdentifier(dataSource, entity.deleteDateColumn!.databaseName)} IS NOT NULL`;
       try {
-        await dataSource.transaction(async (tx) => {
-          await deleteRows(tx, dataSource, entity.metadata.tablePath, pkNames(entity), keys, deleted);
-          cp.removed[entity.name] = (cp.removed[entity.name] ?? 0) + keys.length;
-          cp.seq = entry.seq;
-          await saveCheckpoint(ctx, tx, { ...cp });
-        });
+        // The counts change only once the transaction has committed: a retried attempt must not count twice.
+        cp.removed = await withRetry(() =>
+          dataSource.transaction(async (tx) => {
+            const removed = add(cp.removed, entity.name, await deleteHidden(tx.queryRunner!, dataSource, entity, keys));
+            await saveCheckpoint(ctx, tx, { ...cp, removed, seq: entry.seq });
+            return removed;
+          }),
+        );
+        cp.seq = entry.seq;
         continue;
-      } catch {
-        // Some of these rows are still referenced by kept rows (e.g. retained invoices): go row by row below.
+      } catch (error) {
+        // Only "still referenced" sends rows down the row-by-row path; anything else fails the purge.
+        if (!isForeignKeyViolation(error)) throw error;
       }
-      for (const key of keys) {
+      // Row by row, each row's outcome committed with the checkpoint: a resumed purge neither repeats nor recounts a row.
+      const from = cp.partial?.seq === entry.seq ? cp.partial.rows : 0;
+      for (let i = from; i < keys.length; i++) {
+        const key = keys[i];
+        const partial = { seq: entry.seq, rows: i + 1 };
         try {
-          await deleteRows(dataSource, dataSource, entity.metadata.tablePath, pkNames(entity), [key], deleted);
-          cp.removed[entity.name] = (cp.removed[entity.name] ?? 0) + 1;
-        } catch {
-          // Kept rows point at it: it cannot go, so its personal fields are redacted for good and it stays hidden.
-          const rows = (await selectRows(dataSource, dataSource, entity.metadata.tablePath, pkNames(entity), [key])) as RawRow[];
-          await dataSource.transaction((tx) => redactPage(tx, dataSource, entity, rows));
-          cp.redactedInstead[entity.name] = (cp.redactedInstead[entity.name] ?? 0) + 1;
-          addReview(review, { item: entity.name, reason: 'hidden rows still referenced by retained data were redacted and kept hidden instead of removed' });
+          cp.removed = await withRetry(() =>
+            dataSource.transaction(async (tx) => {
+              const removed = add(cp.removed, entity.name, await deleteHidden(tx.queryRunner!, dataSource, entity, [key]));
+              await saveCheckpoint(ctx, tx, { ...cp, removed, partial });
+              return removed;
+            }),
+          );
+        } catch (error) {
+          if (!isForeignKeyViolation(error)) throw error;
+          // Kept rows point at it: it cannot go, so its personal columns are emptied for good and it stays hidden.
+          const next = [...review];
+          cp.redactedInstead = await withRetry(() =>
+            dataSource.transaction(async (tx) => {
+              const left = await emptyRow(tx, dataSource, map, entity, key);
+              addReview(next, { item: entity.name, reason: 'hidden rows still referenced by kept rows had their personal columns emptied and stay hidden instead of removed' });
+              for (const column of left) {
+                addReview(next, { item: `${entity.name}.${column}`, reason: 'unique and NOT NULL without a @Redact rule: could not be emptied on a hidden row purge could not remove' });
+              }
+              const redactedInstead = add(cp.redactedInstead, entity.name, 1);
+              await saveCheckpoint(ctx, tx, { ...cp, redactedInstead, partial }, {}, { review: next });
+              return redactedInstead;
+            }),
+          );
+          review.splice(0, review.length, ...next);
         }
+        cp.partial = partial;
       }
     }
     cp.seq = entry.seq;
@@ -83,4 +122,127 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
     await saveCheckpoint(ctx, tx, { ...cp }, {}, { review, ...(forced ? { warnings: [...request.body.warnings, 'purged-before-window-end'] } : {}) });
   });
   return { sourceRequestId: source.id, forced, keyDestroyed: true, removed: cp.removed, redactedInstead: cp.redactedInstead, providers };
+}
+
+/** DELETE of the given rows that are still hidden; returns how many the database actually removed. */
+async function deleteHidden(runner: QueryRunner, dataSource: DataSource, entity: ResolvedEntity, keys: unknown[][]): Promise<number> {
+  const { q, table, params } = sqlOf(dataSource);
+  let removed = 0;
+  for (let i = 0; i < keys.length; i += 1000) {
+    const p = params();
+    const where = `${keyIn(dataSource, pkNames(entity), keys.slice(i, i + 1000), p)} AND ${q(entity.deleteDateColumn!.databaseName)} IS NOT NULL`;
+    const result = await runner.query(`DELETE FROM ${table(entity.metadata.tablePath)} WHERE ${where}`, p.values, true);
+    // Counting fails closed: a driver that does not say how many rows went is an error, not "all of them".
+    if (typeof result.affected !== 'number') throw new AdapterError('database', `The database did not report how many ${entity.name} rows a DELETE removed`);
+    removed += result.affected;
+  }
+  return removed;
+}
+
+function driverError(error: unknown): { code?: unknown; errno?: unknown } {
+  const e = error as { driverError?: { code?: unknown; errno?: unknown }; code?: unknown; errno?: unknown } | null;
+  return e?.driverError ?? e ?? {};
+}
+
+/** A DELETE refused because rows still reference the row: PostgreSQL 23503, MySQL/MariaDB 1451 (1217 on old servers), SQLite FOREIGNKEY. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  const { code, errno } = driverError(error);
+  return code === '23503' || errno === 1451 || errno === 1217 || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}
+
+/** Deadlocks, serialization failures, lock and statement timeouts, a busy SQLite file: the same statement may pass when tried again. */
+export function isTransient(error: unknown): boolean {
+  const { code, errno } = driverError(error);
+  if (typeof code === 'string' && (['40P01', '40001', '55P03', '57014'].includes(code) || /^SQLITE_(BUSY|LOCKED)/.test(code))) return true;
+  return errno === 1213 || errno === 1205;
+}
+
+const ATTEMPTS = 4;
+
+/** Runs `fn` again after a transient failure, with exponential backoff (50, 100, 200 ms plus jitter); other errors pass through. */
+export async function withRetry<T>(fn: () => Promise<T>, attempts = ATTEMPTS): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (attempt >= attempts || !isTransient(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** (attempt - 1) + Math.floor(Math.random() * 25)));
+    }
+  }
+}
+
+/**
+ * Empties a hidden row purge could not remove: @Redact fields on unique columns get their rule (which keeps
+ * them distinct), every other column is set to NULL, or to an empty value of its type when NOT NULL ('' for
+ * text, 0, false, the epoch, {}). Left alone: the row's structure — keys, foreign keys, columns other tables
+ * reference, the delete-date, version and discriminator columns, the tenant column. Returns the columns that
+ * could not be emptied (unique, NOT NULL, without a rule), for review.
+ */
+async function emptyRow(tx: EntityManager, dataSource: DataSource, map: ResolvedDataMap, entity: ResolvedEntity, key: unknown[]): Promise<string[]> {
+  const [row] = (await selectRows(tx, dataSource, entity.metadata.tablePath, pkNames(entity), [key])) as RawRow[];
+  if (!row) return [];
+  const keep = structuralColumns(dataSource, map, entity);
+  const ruled = entity.fields.filter((f) => f.redaction && f.facts.unique && !keep.has(f.column));
+  if (ruled.length) await redactPage(tx, dataSource, { ...entity, fields: ruled }, [row]);
+  const values = new Map<string, unknown>();
+  const left: string[] = [];
+  for (const field of entity.fields) {
+    const column = field.column;
+    if (keep.has(column) || ruled.includes(field)) continue;
+    const raw = row[column.databaseName];
+    if (raw === null || raw === undefined) continue;
+    const empty = emptyValue(dataSource, field);
+    if (empty === undefined) left.push(field.name);
+    else values.set(column.databaseName, empty === null ? null : dataSource.driver.preparePersistentValue(empty, column));
+  }
+  const columns = entity.fields.map((f) => f.column).filter((c) => values.has(c.databaseName));
+  if (columns.length) await updateRows(tx, dataSource, entity.metadata.tablePath, entity.primaryKey, columns, [{ key, values }]);
+  return left;
+}
+
+function structuralColumns(dataSource: DataSource, map: ResolvedDataMap, entity: ResolvedEntity): Set<ColumnMetadata> {
+  const metadata = entity.metadata;
+  const keep = new Set<ColumnMetadata>(
+    metadata.columns.filter((c) => c.isPrimary || c.relationMetadata || c.isDeleteDate || c.isVersion || c.isDiscriminator || c.isVirtualProperty),
+  );
+  for (const fk of metadata.foreignKeys) for (const c of fk.columns) keep.add(c);
+  for (const other of dataSource.entityMetadatas) {
+    for (const fk of other.foreignKeys) if (fk.referencedTablePath === metadata.tablePath) for (const c of fk.referencedColumns) keep.add(c);
+  }
+  if (entity.isSubject && map.subject.tenantColumn) keep.add(map.subject.tenantColumn);
+  return keep;
+}
+
+/** The value a column is emptied to: NULL when it may be, else an empty value of its kind; undefined when none fits. */
+function emptyValue(dataSource: DataSource, field: ResolvedField): unknown {
+  const { column, facts } = field;
+  if (column.isNullable) return null;
+  if (facts.kind === 'string' || facts.kind === 'text') return facts.unique ? randomToken(facts.length) : '';
+  if (facts.unique) return undefined;
+  switch (facts.kind) {
+    case 'integer':
+    case 'decimal':
+      return 0;
+    case 'boolean':
+      return false;
+    case 'date': {
+      const type = dataSource.driver.normalizeType(column).toLowerCase();
+      if (type === 'date') return '1970-01-01';
+      if (type.startsWith('time') && !type.startsWith('timestamp')) return '00:00:00';
+      // A MySQL TIMESTAMP starts one second after the epoch.
+      return new Date(sqlOf(dataSource).dialect === 'mysql' && type.startsWith('timestamp') ? 1000 : 0);
+    }
+    case 'json':
+      return {};
+    case 'binary':
+      return Buffer.alloc(0);
+    default:
+      if (column.enum?.length) return column.enum[0];
+      if (/uuid/.test(dataSource.driver.normalizeType(column).toLowerCase())) return '00000000-0000-0000-0000-000000000000';
+      return undefined;
+  }
+}
+
+function randomToken(length: number | undefined): string {
+  return randomBytes(16).toString('hex').slice(0, Math.max(1, Math.min(length ?? 32, 32)));
 }
