@@ -21,7 +21,7 @@ export const purgeInputSchema = requestRefSchema.extend({ force: z.boolean().def
 export const waitSchema = z.object({ timeoutMs: z.number().int().positive().default(60_000) }).prefault({});
 export const requestFilterSchema = z.object({
   subjectId: subjectIdSchema.optional(),
-  tenantId: z.string().optional(),
+  tenantId: z.string().min(1).max(191).optional(),
   type: z.enum(['export', 'anonymize', 'delete', 'restore', 'purge']).optional(),
   status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']).optional(),
   limit: z.number().int().min(1).max(1000).optional(),
