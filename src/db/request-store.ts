@@ -74,10 +74,11 @@ export class RequestStore {
 
   constructor(
     private readonly dataSource: DataSource,
-    tableName: string,
+    /** Table path, schema-qualified where the DataSource names a schema. */
+    tablePath: string,
   ) {
     this.dialect = dialectOf(dataSource);
-    this.table = quoteIdentifier(dataSource, tableName);
+    this.table = quoteTablePath(dataSource, tablePath);
   }
 
   private q(name: string): string {
