@@ -49,7 +49,7 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
 
   it.skipIf(db.kind !== 'postgres')("on PostgreSQL, the engine's tables are created and queried in the DataSource's schema", async () => {
     const { options } = await db.createDatabase();
-    const ds = new DataSource({ ...(options as object), schema: 'crm_app', entities: crmEntities } as DataSourceOptions);
+    const ds = new DataSource({ ...options, schema: 'crm_app', entities: crmEntities } as unknown as DataSourceOptions);
     sources.push(ds);
     await ds.initialize();
     await ds.query('CREATE SCHEMA crm_app');

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { CancelledError, NotFoundError, PrivacyEngineError } from '../errors.js';
+import { CancelledError, NotFoundError, OperationError, PrivacyEngineError } from '../errors.js';
 import type { RequestStore, StoredRequest } from '../db/request-store.js';
 import { SubjectStates } from '../db/subject-states.js';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
@@ -52,12 +52,17 @@ export class RequestRunner {
     } catch (error) {
       const cancelled = error instanceof CancelledError;
       const publicError =
-        error instanceof PrivacyEngineError ? { code: error.code, message: error.message } : { code: 'INTERNAL', message: 'The request failed unexpectedly; see the server logs' };
-      // Log the error's kind, never its message: database errors can echo the values they refused.
+        error instanceof PrivacyEngineError
+          ? { code: error.code, message: error.message }
+          : { code: 'INTERNAL', message: `The ${running.type} request failed unexpectedly outside a tagged step (${error instanceof Error ? error.name : typeof error})` };
+      // Log the error's kind, code and where it happened, never its message: database errors can echo the values they refused.
+      const cause = error instanceof OperationError ? error.cause : error;
       logger.error(`${running.type} request failed`, {
         requestId: running.id,
-        error: error instanceof Error ? error.name : typeof error,
-        code: (error as { code?: unknown })?.code,
+        error: cause instanceof Error ? cause.name : typeof cause,
+        code: (cause as { code?: unknown })?.code,
+        ...(error instanceof OperationError ? { step: error.step, entity: error.entity, column: error.column } : {}),
+        ...(error instanceof PrivacyEngineError && !(error instanceof OperationError) ? { engineError: error.code } : {}),
       });
       await store.update(
         running.id,

@@ -6,7 +6,7 @@ import { quoteIdentifier } from '../db/dialect.js';
 import { decodeRaw } from '../vault/vault.js';
 import { deleteRows, selectRows } from '../db/batch-sql.js';
 import { type HidePayload, pkNames, redactPage } from './erasure-steps.js';
-import { type OperationContext, addReview, callProviders, saveCheckpoint } from './operation-context.js';
+import { type OperationContext, addReview, callProviders, saveCheckpoint, withStep } from './operation-context.js';
 
 export interface PurgeOutcome {
   sourceRequestId: string;
@@ -33,8 +33,10 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
   };
 
   if (!cp.shredded) {
-    await ctx.vault.shred(source.id);
-    await ctx.vault.deleteEntries(source.id, ['redact', 'remove']);
+    await withStep({ step: 'shred' }, async () => {
+      await ctx.vault.shred(source.id);
+      await ctx.vault.deleteEntries(source.id, ['redact', 'remove']);
+    });
     cp.shredded = true;
     await saveCheckpoint(ctx, dataSource, { ...cp });
   }
@@ -64,8 +66,10 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
           cp.removed[entity.name] = (cp.removed[entity.name] ?? 0) + 1;
         } catch {
           // Kept rows point at it: it cannot go, so its personal fields are redacted for good and it stays hidden.
-          const rows = (await selectRows(dataSource, dataSource, entity.metadata.tablePath, pkNames(entity), [key])) as RawRow[];
-          await dataSource.transaction((tx) => redactPage(tx, dataSource, entity, rows));
+          await withStep({ step: 'purge redact', entity: entity.name }, async () => {
+            const rows = (await selectRows(dataSource, dataSource, entity.metadata.tablePath, pkNames(entity), [key])) as RawRow[];
+            await dataSource.transaction((tx) => redactPage(tx, dataSource, entity, rows));
+          });
           cp.redactedInstead[entity.name] = (cp.redactedInstead[entity.name] ?? 0) + 1;
           addReview(review, { item: entity.name, reason: 'hidden rows still referenced by retained data were redacted and kept hidden instead of removed' });
         }
