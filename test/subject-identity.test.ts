@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import fc from 'fast-check';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,6 +109,28 @@ describeEachDatabase('subject ids and tenants: canonical ids, exact tenants', (d
   it.each([' 1', '1 ', '1.0', '1e0', '+1', '   ', '0x1', '１', '-', '1_000', '', '--1'])('refuses the numeric id %j with a ValidationError', async (raw) => {
     await expect(engine.export({ subjectId: raw, actor: adminA })).rejects.toBeInstanceOf(ValidationError);
     if (raw !== '') await expect(engine.listRequests({ subjectId: raw })).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  it('every spelling with leading zeros lists the same requests; any other non-decimal string is a ValidationError', async () => {
+    const { contact } = await seedContact(ds, 'org-a', 'tokids0006');
+    const exported = await engine.export({ subjectId: contact.id, actor: adminA });
+    await held.runAll();
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 6 }), async (zeros) => {
+        const listed = await engine.listRequests({ subjectId: `${'0'.repeat(zeros)}${contact.id}` });
+        expect(listed.map((r) => r.id)).toEqual([exported.id]);
+      }),
+      { numRuns: 10 },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !/^-?[0-9]+$/.test(s)),
+        async (raw) => {
+          await expect(engine.listRequests({ subjectId: raw })).rejects.toBeInstanceOf(ValidationError);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   it('an id outside the key column\'s range is "not found", not a database error', async () => {
