@@ -216,7 +216,7 @@ describeEachDatabase('subject ids: string and bigint keys', (db) => {
     for (const e of stopAfter) await e.stop();
   });
 
-  it('a 191-character string id in a 191-character tenant is one exact subject, not a database error', async () => {
+  it('a 191-character string id in a 191-character tenant is one exact subject, and a NUL in either is a ValidationError, not a database error', async () => {
     const ds = await db.createDataSource([Member]);
     const handle = 'h'.repeat(191);
     const org = 'o'.repeat(191);
@@ -229,6 +229,9 @@ describeEachDatabase('subject ids: string and bigint keys', (db) => {
     const request = await engine.export({ subjectId: handle, actor });
     expect(request.subject).toEqual({ type: 'Member', id: handle, tenantId: org });
     await expect(engine.export({ subjectId: handle, actor })).rejects.toBeInstanceOf(ConflictError);
+    // PostgreSQL refuses NUL in text with a driver error; the validator refuses it first.
+    await expect(engine.export({ subjectId: 'h\u0000', actor })).rejects.toBeInstanceOf(ValidationError);
+    await expect(engine.export({ subjectId: handle, actor: { ...actor, tenantId: 'o\u0000' } })).rejects.toBeInstanceOf(ValidationError);
     await held.runAll();
     expect((await engine.getRequest(request.id)).status).toBe('completed');
   });

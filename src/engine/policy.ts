@@ -4,7 +4,7 @@ import { z } from 'zod';
 export const actorSchema = z.object({
   id: z.string().min(1).max(191),
   roles: z.array(z.string().min(1)).default([]),
-  tenantId: z.string().min(1).max(191).optional(),
+  tenantId: z.string().min(1).max(191).refine((s) => !s.includes('\u0000'), 'must not contain NUL characters').optional(),
   subjectId: z.union([z.string().min(1).max(191), z.number()]).optional(),
 });
 
