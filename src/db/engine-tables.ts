@@ -24,8 +24,11 @@ export function engineTableNames(dataSource: DataSource, prefix: string): Engine
 }
 
 export interface EnsureOptions {
-  /** Canonical form of a stored subject id, or null when it has none (layout 1 stored ids as callers spelled them). */
-  canonicalId?: (raw: string) => string | null;
+  /**
+   * Canonical form of a stored id of `subjectType`, or null when it has none (layout 1 stored ids as callers spelled
+   * them). Rows of other subject types (another engine sharing the prefix) are left as they are.
+   */
+  canonical?: { subjectType: string; id: (raw: string) => string | null };
 }
 
 /**
@@ -201,10 +204,14 @@ async function migrateV1(dataSource: DataSource, runner: QueryRunner, names: Eng
     );
   }
 
-  if (options.canonicalId) {
-    const rows: Array<{ id: string; subject_id: string }> = await dataSource.query(`SELECT ${q('id')}, ${q('subject_id')} FROM ${requests}`);
+  if (options.canonical) {
+    const find = params();
+    const rows: Array<{ id: string; subject_id: string }> = await dataSource.query(
+      `SELECT ${q('id')}, ${q('subject_id')} FROM ${requests} WHERE ${q('subject_type')} = ${find.add(options.canonical.subjectType)}`,
+      find.values,
+    );
     for (const row of rows) {
-      const canonical = options.canonicalId(String(row.subject_id));
+      const canonical = options.canonical.id(String(row.subject_id));
       if (canonical === null || canonical === String(row.subject_id)) continue;
       const p = params();
       await dataSource.query(`UPDATE ${requests} SET ${q('subject_id')} = ${p.add(canonical)} WHERE ${q('id')} = ${p.add(row.id)}`, p.values);

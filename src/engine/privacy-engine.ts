@@ -106,7 +106,7 @@ export class PrivacyEngine {
     for (const warning of this.map.warnings) this.logger.warn(warning.message, { code: warning.code, suggestion: warning.suggestion });
     const tables = engineTableNames(dataSource, this.options.tablePrefix);
     const locator = new SubjectLocator(dataSource, this.map);
-    await ensureEngineTables(dataSource, tables, { canonicalId: (raw) => locator.canonicalOrNull(raw) });
+    await ensureEngineTables(dataSource, tables, { canonical: { subjectType: this.map.subject.name, id: (raw) => locator.canonicalOrNull(raw) } });
     this.store = new RequestStore(dataSource, tables.requests);
     this.locator = locator;
     const runner = new RequestRunner({
