@@ -251,9 +251,13 @@ async function migrateV1(dataSource: DataSource, runner: QueryRunner, names: Eng
 
 async function migrateSubjectStatesV1(dataSource: DataSource, runner: QueryRunner, names: EngineTableNames, c: EngineColumns): Promise<void> {
   const { q, table, params } = sqlOf(dataSource);
-  const old = await runner.getTable(names.subjects);
-  if (!old || !old.findColumnByName('subject_key')) return;
   const staging = `${names.subjects}_v2`;
+  const old = await runner.getTable(names.subjects);
+  if (!old || !old.findColumnByName('subject_key')) {
+    // A start() that stopped between dropping the old table and renaming the new one left the copy under its staging name.
+    if (!old && (await runner.hasTable(staging))) await runner.renameTable(staging, names.subjects.split('.').pop()!);
+    return;
+  }
   await runner.dropTable(staging, true);
   await runner.createTable(subjectsTable(staging, c));
 
