@@ -10,6 +10,7 @@ import {
   DataSubject,
   ForbiddenError,
   NotFoundError,
+  PersonalData,
   PrivacyEngine,
   Redact,
   ValidationError,
@@ -210,6 +211,15 @@ class Account {
   @Column({ type: 'varchar', length: 191 }) @Redact('email') email!: string;
 }
 
+@Entity('pe_account_note')
+@PersonalData({ category: 'notes', link: { type: 'Account', typeColumn: 'targetType', idColumn: 'targetId' }, onErase: 'anonymize' })
+class AccountNote {
+  @PrimaryColumn({ type: 'int' }) id!: number;
+  @Column({ type: 'varchar', length: 32 }) targetType!: string;
+  @Column({ type: 'bigint' }) targetId!: string;
+  @Column({ type: 'varchar', length: 191 }) @Redact('text') body!: string;
+}
+
 describeEachDatabase('subject ids: string and bigint keys', (db) => {
   const stopAfter: PrivacyEngine[] = [];
   afterAll(async () => {
@@ -236,10 +246,13 @@ describeEachDatabase('subject ids: string and bigint keys', (db) => {
     expect((await engine.getRequest(request.id)).status).toBe('completed');
   });
 
-  it('a bigint id beyond 2^53 keeps every digit in requests and filters (and erases the row where the driver reads it exactly)', async () => {
-    const ds = await db.createDataSource([Account]);
+  it('a bigint id beyond 2^53 keeps every digit in requests, filters and links (and erases the row where the driver reads it exactly)', async () => {
+    const ds = await db.createDataSource([Account, AccountNote]);
     const big = '9007199254740993'; // 2^53 + 1: a JS number would round it
+    const neighbour = '9007199254740992'; // 2^53: what it rounds to
     await ds.getRepository(Account).save({ id: big, org: 'org-a', email: 'account@mail.example' });
+    await ds.getRepository(Account).save({ id: neighbour, org: 'org-a', email: 'neighbour@mail.example' });
+    await ds.getRepository(AccountNote).save({ id: 1, targetType: 'Account', targetId: neighbour, body: 'the neighbour note' });
     const held = heldQueue();
     const engine = new PrivacyEngine({ dataSource: ds, subject: Account, tenantColumn: 'org', secret: SECRET, queue: held.queue, logger: quiet });
     stopAfter.push(engine);
@@ -257,6 +270,9 @@ describeEachDatabase('subject ids: string and bigint keys', (db) => {
     if (db.kind !== 'sqlite') {
       const row = await ds.getRepository(Account).findOneByOrFail({ id: big });
       expect(row.email).not.toBe('account@mail.example');
+      // A polymorphic link compares the exact id too: the rounded neighbour's note is not this subject's.
+      expect((await ds.getRepository(AccountNote).findOneByOrFail({ id: 1 })).body).toBe('the neighbour note');
+      expect((await ds.getRepository(Account).findOneByOrFail({ id: neighbour })).email).toBe('neighbour@mail.example');
     }
     await expect(engine.export({ subjectId: '99999999999999999999', actor })).rejects.toBeInstanceOf(NotFoundError);
   });
