@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'METADATA'
   | 'ADAPTER'
   | 'WINDOW_CLOSED'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  | 'INTERNAL';
 
 export class PrivacyEngineError extends Error {
   readonly code: ErrorCode;
@@ -99,5 +100,44 @@ export class WindowClosedError extends PrivacyEngineError {
 export class CancelledError extends PrivacyEngineError {
   constructor(message: string, details?: Record<string, unknown>) {
     super('CANCELLED', message, { details });
+  }
+}
+
+/** Where an operation failed: the step (read, redact, hide, remove, restore, vault...) and the entity and column it worked on. */
+export interface OperationStep {
+  step: string;
+  entity?: string;
+  column?: string;
+}
+
+/**
+ * An unexpected failure inside a request's work (a database or strategy error), tagged with the step, entity and column
+ * it happened in. The message names those and the cause's kind and code, never its message: drivers echo values there.
+ */
+export class OperationError extends PrivacyEngineError {
+  readonly step: string;
+  readonly entity?: string;
+  readonly column?: string;
+  /** The cause's kind and driver code (e.g. QueryFailedError, 42804), safe to log. */
+  readonly causeKind: string;
+  readonly causeCode?: string;
+
+  constructor(where: OperationStep, cause: unknown) {
+    const causeKind = cause instanceof Error ? cause.name : typeof cause;
+    const rawCode = (cause as { code?: unknown } | null)?.code;
+    const causeCode = typeof rawCode === 'string' || typeof rawCode === 'number' ? String(rawCode).slice(0, 64) : undefined;
+    // PostgreSQL names the column of some failures itself (not-null, check violations): a name, never a value.
+    const driverColumn = (cause as { column?: unknown } | null)?.column;
+    const column = where.column ?? (typeof driverColumn === 'string' && driverColumn.length <= 128 ? driverColumn : undefined);
+    const target = where.entity ? ` on ${where.entity}${column ? `.${column}` : ''}` : column ? ` on column ${column}` : '';
+    super('INTERNAL', `Step '${where.step}' failed${target} (${causeKind}${causeCode ? ` ${causeCode}` : ''})`, {
+      cause,
+      details: { step: where.step, ...(where.entity ? { entity: where.entity } : {}), ...(column ? { column } : {}), causeKind, ...(causeCode ? { causeCode } : {}) },
+    });
+    this.step = where.step;
+    if (where.entity) this.entity = where.entity;
+    if (column) this.column = column;
+    this.causeKind = causeKind;
+    if (causeCode) this.causeCode = causeCode;
   }
 }

@@ -40,6 +40,8 @@ export {
   AdapterError,
   WindowClosedError,
   CancelledError,
+  OperationError,
+  type OperationStep,
   type ErrorCode,
   type ValidationIssue,
 } from './errors.js';

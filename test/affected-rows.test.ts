@@ -40,7 +40,7 @@ describeEachDatabase('affectedRows on the real driver', (db) => {
   });
 
   it('a request compare-and-set on a status that no longer holds changes nothing', async () => {
-    const names = engineTableNames('cas_');
+    const names = engineTableNames(ds, 'cas_');
     await ensureEngineTables(ds, names);
     const store = new RequestStore(ds, names.requests);
     const request = await store.insert({ type: 'export', subjectType: 'Contact', subjectId: '1', tenantId: null, requestedBy: 'a', regulation: 'gdpr', now: 1, dueAt: 2 });

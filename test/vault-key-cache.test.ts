@@ -40,9 +40,10 @@ const zeroed = (b: Buffer) => b.every((byte) => byte === 0);
 
 describeEachDatabase('vault data-key cache', (db) => {
   let ds: DataSource;
-  const names = engineTableNames('kc_');
+  let names: ReturnType<typeof engineTableNames>;
   beforeAll(async () => {
     ds = await db.createDataSource([]);
+    names = engineTableNames(ds, 'kc_');
     await ensureEngineTables(ds, names);
   });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AdapterError } from '../errors.js';
 import { DataSource, type QueryRunner } from 'typeorm';
-import { type Dialect, SqlParams, dialectOf, quoteIdentifier } from './dialect.js';
+import { type Dialect, SqlParams, dialectOf, quoteIdentifier, quoteTablePath } from './dialect.js';
 import type { SqlExecutor } from './dialect.js';
 import type { PrivacyRequest, Regulation, RequestStatus, RequestType, ReviewItem } from '../request.js';
 
@@ -51,9 +51,12 @@ export interface NewRequest {
   now: number;
   dueAt: number;
   params?: Record<string, unknown>;
-  /** When set, a second queued/running request with the same key is refused by the database. */
-  activeKey?: string;
+  /** When set, a second queued/running request of this family for the same subject is refused by the database. */
+  activeFamily?: ActiveFamily;
 }
+
+/** Requests of one family run one at a time per subject: exports side by side with erasures, erasures one by one. */
+export type ActiveFamily = 'export' | 'erasure';
 
 export type RequestPatch = Partial<Pick<StoredRequest, 'status' | 'startedAt' | 'finishedAt' | 'progressDone' | 'progressTotal'>> & {
   body?: Partial<RequestBody>;
@@ -61,7 +64,7 @@ export type RequestPatch = Partial<Pick<StoredRequest, 'status' | 'startedAt' | 
 };
 
 const COLUMNS = [
-  'id', 'type', 'status', 'subject_type', 'subject_id', 'tenant_id', 'requested_by', 'active_key', 'created_at', 'updated_at',
+  'id', 'type', 'status', 'subject_type', 'subject_id', 'tenant_id', 'requested_by', 'active_family', 'created_at', 'updated_at',
   'started_at', 'finished_at', 'due_at', 'progress_done', 'progress_total', 'body',
 ] as const;
 
@@ -72,10 +75,11 @@ export class RequestStore {
 
   constructor(
     private readonly dataSource: DataSource,
-    tableName: string,
+    /** Table path, schema-qualified where the DataSource names a schema. */
+    tablePath: string,
   ) {
     this.dialect = dialectOf(dataSource);
-    this.table = quoteIdentifier(dataSource, tableName);
+    this.table = quoteTablePath(dataSource, tablePath);
   }
 
   private q(name: string): string {
@@ -102,7 +106,7 @@ export class RequestStore {
     };
     const params = new SqlParams(this.dialect);
     const values = [
-      row.id, row.type, row.status, row.subjectType, row.subjectId, row.tenantId, row.requestedBy, input.activeKey ?? null,
+      row.id, row.type, row.status, row.subjectType, row.subjectId, row.tenantId, row.requestedBy, input.activeFamily ?? null,
       row.createdAt, row.updatedAt, null, null, row.dueAt, 0, 0, JSON.stringify(row.body),
     ].map((v) => params.add(v));
     await this.dataSource.query(
@@ -118,13 +122,15 @@ export class RequestStore {
     return rows.length ? this.fromRow(rows[0]) : null;
   }
 
-  async findByActiveKey(activeKey: string): Promise<StoredRequest | null> {
+  /** The queued or running request of a family for one subject (type and canonical id), if any. */
+  async findActive(subjectType: string, subjectId: string, family: ActiveFamily): Promise<StoredRequest | null> {
     const params = new SqlParams(this.dialect);
-    const rows = await this.dataSource.query(
-      `SELECT * FROM ${this.table} WHERE ${this.q('active_key')} = ${params.add(activeKey)}`,
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `SELECT * FROM ${this.table} WHERE ${this.q('subject_type')} = ${params.add(subjectType)} AND ${this.q('subject_id')} = ${params.add(subjectId)} AND ${this.q('active_family')} = ${params.add(family)}`,
       params.values,
     );
-    return rows.length ? this.fromRow(rows[0]) : null;
+    const found = rows.map((r) => this.fromRow(r)).find((r) => r.subjectType === subjectType && r.subjectId === subjectId);
+    return found ?? null;
   }
 
   /** Requests a crashed or stopped process left queued or running, oldest first. */
@@ -147,7 +153,15 @@ export class RequestStore {
       `SELECT * FROM ${this.table}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${this.q('created_at')} DESC, ${this.q('id')} LIMIT ${Math.trunc(filter.limit ?? 100)}`,
       params.values,
     );
-    return rows.map((r: Record<string, unknown>) => this.fromRow(r));
+    // The key columns compare exactly (binary collation on MySQL); checked again here so no collation can widen a filter.
+    return rows
+      .map((r: Record<string, unknown>) => this.fromRow(r))
+      .filter(
+        (r: StoredRequest) =>
+          (filter.subjectType === undefined || r.subjectType === filter.subjectType) &&
+          (filter.subjectId === undefined || r.subjectId === filter.subjectId) &&
+          (filter.tenantId === undefined || filter.tenantId === null || r.tenantId === filter.tenantId),
+      );
   }
 
   /** Every request matching the filter, oldest first, a page at a time (for sweeps such as purgeExpired). */
@@ -192,7 +206,7 @@ export class RequestStore {
     for (const [key, column] of columns) {
       if (patch[key] !== undefined) sets.push(`${this.q(column)} = ${params.add(patch[key])}`);
     }
-    if (patch.releaseActiveKey) sets.push(`${this.q('active_key')} = NULL`);
+    if (patch.releaseActiveKey) sets.push(`${this.q('active_family')} = NULL`);
     let where = `${this.q('id')} = ${params.add(id)}`;
     if (onlyIfStatus) where += ` AND ${this.q('status')} IN (${onlyIfStatus.map((s) => params.add(s)).join(', ')})`;
     const sql = `UPDATE ${this.table} SET ${sets.join(', ')} WHERE ${where}`;

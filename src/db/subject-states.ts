@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { SqlParams, dialectOf, sqlOf } from './dialect.js';
+import { sqlOf } from './dialect.js';
 import type { SqlExecutor } from './dialect.js';
 
 export type SubjectState = 'anonymized' | 'deleted';
@@ -11,43 +11,50 @@ export interface SubjectRef {
   id: string;
 }
 
-/** Remembers which subjects an erasure has touched, so exports can warn and a repeated erasure is a no-op. */
+/**
+ * Remembers which subjects an erasure has touched, so exports can warn and a repeated erasure is a no-op.
+ * Keyed by (subject type, canonical id) columns: the id is the subject's primary key, and the tenant, read from its row,
+ * is stored beside it.
+ */
 export class SubjectStates {
   constructor(
     private readonly dataSource: DataSource,
-    private readonly tableName: string,
+    /** Table path, schema-qualified where the DataSource names a schema. */
+    private readonly tablePath: string,
   ) {}
 
   static key(subjectType: string, tenantId: string | null, subjectId: string): SubjectRef {
     return { type: subjectType, tenantId, id: subjectId };
   }
 
-  private static storageKey(ref: SubjectRef): string {
-    return `${ref.type}|${ref.tenantId ?? ''}|${ref.id}`;
+  private where(ref: SubjectRef, params: ReturnType<ReturnType<typeof sqlOf>['params']>): string {
+    const { q } = sqlOf(this.dataSource);
+    return `${q('subject_type')} = ${params.add(ref.type)} AND ${q('subject_id')} = ${params.add(ref.id)}`;
   }
 
   /** Replaces the subject's state (or clears it with null) inside the caller's transaction. */
   async set(executor: SqlExecutor, ref: SubjectRef, state: SubjectState | null, requestId: string, now: number): Promise<void> {
-    const { q } = sqlOf(this.dataSource);
-    const key = SubjectStates.storageKey(ref);
-    const del = new SqlParams(dialectOf(this.dataSource));
-    await executor.query(`DELETE FROM ${q(this.tableName)} WHERE ${q('subject_key')} = ${del.add(key)}`, del.values);
+    const { q, table, params } = sqlOf(this.dataSource);
+    const del = params();
+    await executor.query(`DELETE FROM ${table(this.tablePath)} WHERE ${this.where(ref, del)}`, del.values);
     if (state === null) return;
-    const ins = new SqlParams(dialectOf(this.dataSource));
+    const ins = params();
+    const columns = ['subject_type', 'subject_id', 'tenant_id', 'state', 'request_id', 'updated_at'].map(q).join(', ');
     await executor.query(
-      `INSERT INTO ${q(this.tableName)} (${q('subject_key')}, ${q('state')}, ${q('request_id')}, ${q('updated_at')}) VALUES (${[key, state, requestId, now].map((v) => ins.add(v)).join(', ')})`,
+      `INSERT INTO ${table(this.tablePath)} (${columns}) VALUES (${[ref.type, ref.id, ref.tenantId, state, requestId, now].map((v) => ins.add(v)).join(', ')})`,
       ins.values,
     );
   }
 
   async get(ref: SubjectRef): Promise<{ state: SubjectState; requestId: string } | null> {
-    const key = SubjectStates.storageKey(ref);
-    const params = new SqlParams(dialectOf(this.dataSource));
-    const { q } = sqlOf(this.dataSource);
-    const rows = await this.dataSource.query(
-      `SELECT ${q('state')}, ${q('request_id')} FROM ${q(this.tableName)} WHERE ${q('subject_key')} = ${params.add(key)}`,
-      params.values,
+    const { q, table, params } = sqlOf(this.dataSource);
+    const p = params();
+    const rows: Array<Record<string, unknown>> = await this.dataSource.query(
+      `SELECT ${q('state')}, ${q('request_id')}, ${q('subject_id')} FROM ${table(this.tablePath)} WHERE ${this.where(ref, p)}`,
+      p.values,
     );
-    return rows.length ? { state: rows[0].state as SubjectState, requestId: String(rows[0].request_id) } : null;
+    // Byte-equal ids only, whatever the column's collation.
+    const row = rows.find((r) => String(r.subject_id) === ref.id);
+    return row ? { state: row.state as SubjectState, requestId: String(row.request_id) } : null;
   }
 }

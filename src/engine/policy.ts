@@ -4,8 +4,8 @@ import { z } from 'zod';
 export const actorSchema = z.object({
   id: z.string().min(1).max(191),
   roles: z.array(z.string().min(1)).default([]),
-  tenantId: z.string().min(1).max(191).optional(),
-  subjectId: z.union([z.string().min(1), z.number()]).optional(),
+  tenantId: z.string().min(1).max(191).refine((s) => !s.includes('\u0000'), 'must not contain NUL characters').optional(),
+  subjectId: z.union([z.string().min(1).max(191), z.number()]).optional(),
 });
 
 /** Who is asking: an admin of a tenant, or a data subject using self-service. */
@@ -30,6 +30,7 @@ export const ADMIN_ROLE = 'admin';
  * their own data and download that export (self-service "Download my data").
  */
 export const defaultAuthorize: Authorize = ({ action, actor, subject }) => {
+  // Tenants and ids are compared exactly (the engine hands both sides over canonical: ids in decimal, tenants as stored).
   const sameTenant = subject.tenantId === null || actor.tenantId === subject.tenantId;
   if (actor.roles.includes(ADMIN_ROLE) && sameTenant) return true;
   const isSelf = actor.subjectId !== undefined && String(actor.subjectId) === subject.id;
@@ -45,7 +46,8 @@ export async function assertAllowed(
   context: AuthorizationContext,
   notFound: () => PrivacyEngineError,
 ): Promise<void> {
-  if (await authorize(context)) return;
+  // Only `true` grants: a policy returning 'yes', 1 or an object by mistake must not open access.
+  if ((await authorize(context)) === true) return;
   const { action, actor, subject } = context;
   if (subject.tenantId !== null && actor.tenantId !== subject.tenantId) throw notFound();
   throw new ForbiddenError(`Actor ${actor.id} may not ${action} this ${subject.type.toLowerCase()}`, { action, actorId: actor.id });

@@ -5,7 +5,7 @@ import { createLocalStorage } from '../adapters/local-storage.js';
 import { createSecretKeys } from '../adapters/secret-keys.js';
 import { ConflictError, LinkExpiredError, NotFoundError, type PrivacyEngineError, ValidationError, WindowClosedError } from '../errors.js';
 import { engineTableNames, ensureEngineTables } from '../db/engine-tables.js';
-import { RequestStore, type StoredRequest, toPublicRequest } from '../db/request-store.js';
+import { type ActiveFamily, RequestStore, type StoredRequest, toPublicRequest } from '../db/request-store.js';
 import { SubjectStates } from '../db/subject-states.js';
 import { buildDataMap } from '../metadata/builder.js';
 import { type DataMapJson, type ResolvedDataMap, dataMapToJson } from '../metadata/data-map.js';
@@ -104,10 +104,11 @@ export class PrivacyEngine {
       redaction: { hmacKey },
     });
     for (const warning of this.map.warnings) this.logger.warn(warning.message, { code: warning.code, suggestion: warning.suggestion });
-    const tables = engineTableNames(this.options.tablePrefix);
-    await ensureEngineTables(dataSource, tables);
+    const tables = engineTableNames(dataSource, this.options.tablePrefix);
+    const locator = new SubjectLocator(dataSource, this.map);
+    await ensureEngineTables(dataSource, tables, { canonical: { subjectType: this.map.subject.name, id: (raw) => locator.canonicalOrNull(raw) } });
     this.store = new RequestStore(dataSource, tables.requests);
-    this.locator = new SubjectLocator(dataSource, this.map);
+    this.locator = locator;
     const runner = new RequestRunner({
       dataSource,
       policy: this.options.policy,
@@ -177,6 +178,7 @@ export class PrivacyEngine {
   /** Puts back everything (or chosen categories / records) of an anonymize or delete request, inside its recovery window. */
   async restore(input: RestoreInput): Promise<PrivacyRequest> {
     const { requestId, actor, categories, records } = parseInput(restoreInputSchema, input, 'restore request');
+    this.assertKnownFilters(categories, records);
     const source = await this.loadRequest(requestId, actor, 'restore');
     this.assertErasure(source);
     if (source.body.purgedAt) throw new WindowClosedError(`Request ${requestId} was purged; its data cannot be restored`, { requestId });
@@ -228,7 +230,7 @@ export class PrivacyEngine {
     const f = parseInput(requestFilterSchema, filter, 'request filter');
     const rows = await this.requireStore().list({
       subjectType: this.requireMap().subject.name,
-      subjectId: f.subjectId === undefined ? undefined : String(f.subjectId),
+      subjectId: f.subjectId === undefined ? undefined : this.requireLocator().canonicalId(f.subjectId),
       tenantId: f.tenantId,
       type: f.type,
       status: f.status,
@@ -292,30 +294,46 @@ export class PrivacyEngine {
     return this.locator!;
   }
 
+  /** Runs the policy with the actor's own subject id in canonical form, so "007" is subject 7 there too. */
   private async authorize(action: Action, actor: z.output<typeof actorSchema>, subject: { type: string; id: string; tenantId: string | null }, notFound: () => PrivacyEngineError): Promise<void> {
-    await assertAllowed(this.authorizeAction, { action, actor, subject }, notFound);
+    const canonicalActor = actor.subjectId === undefined ? actor : { ...actor, subjectId: this.requireLocator().canonicalOrRaw(actor.subjectId) };
+    await assertAllowed(this.authorizeAction, { action, actor: canonicalActor, subject }, notFound);
   }
 
   /** Finds the subject inside the tenant and checks the actor may act on it; another tenant's subject is "not found". */
   private async locateSubject(rawId: string | number, tenantId: string | undefined, actor: z.output<typeof actorSchema>, action: Action): Promise<LocatedSubject> {
     const locator = this.requireLocator();
     const located = await locator.locate(rawId, tenantId);
-    await this.authorize(action, actor, { type: this.requireMap().subject.name, id: located.publicId, tenantId: located.tenantId }, () => locator.notFound(rawId));
+    await this.authorize(action, actor, { type: this.requireMap().subject.name, id: located.publicId, tenantId: located.tenantId }, () => locator.notFound(located.publicId));
     return located;
+  }
+
+  /** A restore filter naming a category or entity the data map does not have would "complete" having restored nothing. */
+  private assertKnownFilters(categories: string[] | undefined, records: Array<{ entity: string }> | undefined): void {
+    const map = this.requireMap();
+    const issues: Array<{ path: string; message: string }> = [];
+    const knownCategories = new Set(map.categories.map((c) => c.name));
+    const knownEntities = new Set(map.entities.map((e) => e.name));
+    (categories ?? []).forEach((c, i) => {
+      if (!knownCategories.has(c)) issues.push({ path: `categories.${i}`, message: `unknown category '${c}'` });
+    });
+    (records ?? []).forEach((r, i) => {
+      if (!knownEntities.has(r.entity)) issues.push({ path: `records.${i}.entity`, message: `unknown entity '${r.entity}'` });
+    });
+    if (issues.length) throw new ValidationError(`Invalid restore request: ${issues.map((i) => i.message).join('; ')}`, issues);
   }
 
   private async createRequest(type: RequestType, subject: LocatedSubject, requestedBy: string, regulation: Regulation, params?: Record<string, unknown>): Promise<PrivacyRequest> {
     const store = this.requireStore();
     const subjectType = this.requireMap().subject.name;
     // Exports run side by side with other work; erasure-family requests of one subject run one at a time.
-    const family = type === 'export' ? 'export' : 'erasure';
-    const activeKey = `${family}|${subjectType}|${subject.tenantId ?? ''}|${subject.publicId}`;
+    const family: ActiveFamily = type === 'export' ? 'export' : 'erasure';
     const conflict = (existing: StoredRequest) =>
       new ConflictError(
         family === 'export' ? `Already requested for this ${subjectType.toLowerCase()}` : `Another ${existing.type} request is active for this ${subjectType.toLowerCase()}`,
         { existingRequestId: existing.id, status: existing.status },
       );
-    const existing = await store.findByActiveKey(activeKey);
+    const existing = await store.findActive(subjectType, subject.publicId, family);
     if (existing) throw conflict(existing);
     const now = this.clock.now().getTime();
     let stored: StoredRequest;
@@ -330,11 +348,11 @@ export class PrivacyEngine {
         now,
         dueAt: now + this.options.policy.deadlineDays[regulation] * DAY,
         params,
-        activeKey,
+        activeFamily: family,
       });
     } catch (error) {
       // Lost a race with an identical call: the unique active key refused the second row.
-      const winner = await store.findByActiveKey(activeKey);
+      const winner = await store.findActive(subjectType, subject.publicId, family);
       if (winner) throw conflict(winner);
       throw error;
     }

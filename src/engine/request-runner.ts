@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { CancelledError, NotFoundError, PrivacyEngineError } from '../errors.js';
+import { CancelledError, NotFoundError, OperationError } from '../errors.js';
 import type { RequestStore, StoredRequest } from '../db/request-store.js';
 import { SubjectStates } from '../db/subject-states.js';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
@@ -7,7 +7,7 @@ import { anonymizePlan } from '../operations/anonymize.js';
 import { deletePlan } from '../operations/delete.js';
 import { runErasure } from '../operations/erase.js';
 import { runExport } from '../operations/export.js';
-import type { OperationContext } from '../operations/operation-context.js';
+import { type OperationContext, tagStep } from '../operations/operation-context.js';
 import { runPurge } from '../operations/purge.js';
 import { type RestoreParams, runRestore } from '../operations/restore.js';
 import type { ClockPort } from '../ports/clock.js';
@@ -51,13 +51,16 @@ export class RequestRunner {
       await store.update(running.id, { status: 'completed', finishedAt: now(), releaseActiveKey: true, body: { outcome } }, now(), ['running']);
     } catch (error) {
       const cancelled = error instanceof CancelledError;
-      const publicError =
-        error instanceof PrivacyEngineError ? { code: error.code, message: error.message } : { code: 'INTERNAL', message: 'The request failed unexpectedly; see the server logs' };
-      // Log the error's kind, never its message: database errors can echo the values they refused.
+      // Anything the operation did not tag itself is tagged with the request's type: its message then says where, not what.
+      const failure = tagStep({ step: running.type }, error);
+      const publicError = { code: failure.code, message: failure.message };
+      // Log the error's kind, code and where it happened, never its message: database errors can echo the values they refused.
+      const cause = failure instanceof OperationError ? failure.cause : failure;
       logger.error(`${running.type} request failed`, {
         requestId: running.id,
-        error: error instanceof Error ? error.name : typeof error,
-        code: (error as { code?: unknown })?.code,
+        error: cause instanceof Error ? cause.name : typeof cause,
+        code: (cause as { code?: unknown })?.code,
+        ...(failure instanceof OperationError ? { step: failure.step, entity: failure.entity, column: failure.column } : {}),
       });
       await store.update(
         running.id,

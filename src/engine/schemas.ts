@@ -2,13 +2,15 @@ import { z } from 'zod';
 import { actorSchema } from './policy.js';
 
 /** Input schemas of the public calls; every call parses its input here before anything else runs. */
-export const subjectIdSchema = z.union([z.string().min(1).max(191), z.number().int()]);
+/** Ids and tenants end up in the engine's key columns: at most 191 characters, and no NUL (PostgreSQL refuses it in text). */
+export const keyStringSchema = z.string().min(1).max(191).refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
+export const subjectIdSchema = z.union([keyStringSchema, z.number().int()]);
 export const regulationSchema = z.enum(['gdpr', 'ccpa']).default('gdpr');
 
 export const subjectRequestSchema = z.object({
   subjectId: subjectIdSchema,
   actor: actorSchema,
-  tenantId: z.string().min(1).max(191).optional(),
+  tenantId: keyStringSchema.optional(),
   regulation: regulationSchema,
 });
 export const requestIdSchema = z.string().min(1).max(64);
@@ -21,7 +23,7 @@ export const purgeInputSchema = requestRefSchema.extend({ force: z.boolean().def
 export const waitSchema = z.object({ timeoutMs: z.number().int().positive().default(60_000) }).prefault({});
 export const requestFilterSchema = z.object({
   subjectId: subjectIdSchema.optional(),
-  tenantId: z.string().optional(),
+  tenantId: keyStringSchema.optional(),
   type: z.enum(['export', 'anonymize', 'delete', 'restore', 'purge']).optional(),
   status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']).optional(),
   limit: z.number().int().min(1).max(1000).optional(),

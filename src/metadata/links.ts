@@ -153,7 +153,8 @@ function resolvePolymorphic(dataSource: DataSource, entity: EntityMetadata, spec
     sharing: 'exclusive',
     through: [],
     condition(alias, params, subjectId) {
-      const id = numericId ? Number(subjectId) : String(subjectId);
+      // A bigint id arrives as a decimal string; Number() would round it above 2^53 and match another subject's rows.
+      const id = numericId && typeof subjectId === 'number' ? subjectId : numericId && Number.isSafeInteger(Number(subjectId)) ? Number(subjectId) : String(subjectId);
       return `(${alias}.${q(typeColumn.databaseName)} = ${params.add(spec.type)} AND ${alias}.${q(idColumn.databaseName)} = ${params.add(id)})`;
     },
   };

@@ -5,7 +5,7 @@ import { hydrateRow } from '../db/hydrate.js';
 import { countSubjectRows, primaryKeyOf, readSubjectPage, readSubjectRows } from '../db/subject-rows.js';
 import type { ProviderSubject } from '../metadata/declarations.js';
 import { type ErasureStep, hidePage, redactPage, redactedFields, removePage } from './erasure-steps.js';
-import { type OperationContext, addReview, saveCheckpoint } from './operation-context.js';
+import { type OperationContext, addReview, saveCheckpoint, tagStep, withStep } from './operation-context.js';
 import { verifyErasure, type VerificationResult } from './verify.js';
 import { type SharedRows, flagSharedRows } from './shared-rows.js';
 
@@ -60,7 +60,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
   const cp: ErasureCheckpoint = saved ?? { step: 0, after: null, seq: 1, done: 0, total: 0, counts: {}, probed: false, providersDone: [] };
 
   if (!saved) {
-    for (const step of steps) cp.total += await countSubjectRows(dataSource, step.entity, subjectId);
+    for (const step of steps) cp.total += await withStep({ step: 'count', entity: step.entity.name }, () => countSubjectRows(dataSource, step.entity, subjectId));
     await saveCheckpoint(ctx, dataSource, { ...cp }, { done: 0, total: cp.total });
   }
 
@@ -74,7 +74,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
       await saveCheckpoint(ctx, tx, { ...cp });
     }).catch((error) => {
       ctx.vault.forget(request.id);
-      throw error;
+      throw tagStep({ step: 'probe', entity: map.subject.name }, error);
     });
   }
 
@@ -113,7 +113,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
         })
         .catch((error) => {
           ctx.vault.forget(request.id);
-          throw error;
+          throw tagStep({ step: action, entity: entity.name }, error);
         });
       if (!batch) break;
       Object.assign(cp, batch.next);
@@ -131,7 +131,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
       continue;
     }
     if (!cp.providersDone.includes(p.name)) {
-      const result = await method.call(p.provider, subjectRef);
+      const result = await withStep({ step: operation, entity: `provider ${p.name}` }, async () => method.call(p.provider, subjectRef));
       cp.providersDone.push(p.name);
       await saveCheckpoint(ctx, dataSource, { ...cp });
       providers.push({ name: p.name, category: p.category, status: 'done', ...(result && typeof result.affected === 'number' ? { affected: result.affected } : {}) });
@@ -140,9 +140,9 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
     }
   }
 
-  const retained = await retainedReport(ctx, subjectId);
-  const shared = await flagSharedRows(ctx, operation, subjectId, review);
-  const verification = await verifyErasure(ctx, subjectId, steps);
+  const retained = await withStep({ step: 'retained report' }, () => retainedReport(ctx, subjectId));
+  const shared = await withStep({ step: 'shared rows' }, () => flagSharedRows(ctx, operation, subjectId, review));
+  const verification = await withStep({ step: 'verify' }, () => verifyErasure(ctx, subjectId, steps));
   for (const finding of verification.remaining) {
     addReview(review, { item: `${finding.entity}.${finding.field}`, reason: `${finding.rows} row(s) still hold an identifying value of the subject` });
   }

@@ -5,6 +5,7 @@ import type { ResolvedDataMap, ResolvedEntity } from '../metadata/data-map.js';
 import { type RawRow, primaryKeyOf } from '../db/subject-rows.js';
 import { type SqlExecutor, quoteIdentifier } from '../db/dialect.js';
 import { hydrateRow, hydrateValue } from '../db/hydrate.js';
+import { withStepSync } from './operation-context.js';
 import { decodeRaw, encodeRaw } from '../vault/vault.js';
 import { type RowUpdate, deleteRows, insertRows, selectRendered, selectRows, setColumn, updateRows } from '../db/batch-sql.js';
 import { type RenderedRow, renderedValue } from '../db/rendered-values.js';
@@ -72,7 +73,9 @@ export async function redactPage(executor: SqlExecutor, dataSource: DataSource, 
     for (const f of fields) {
       const raw = row[f.column.databaseName];
       if (raw === null || raw === undefined) continue;
-      const next = f.redaction!.apply(needsRow ? hydrated[f.name] : hydrateValue(dataSource, f.column, raw), hydrated);
+      const next = withStepSync({ step: 'redact', entity: entity.name, column: f.column.databaseName }, () =>
+        f.redaction!.apply(needsRow ? hydrated[f.name] : hydrateValue(dataSource, f.column, raw), hydrated),
+      );
       values.set(f.column.databaseName, driver.preparePersistentValue(next, f.column));
       originals[f.column.databaseName] = encodeRaw(originalsOf(row, f.column));
       touched.add(f.name);

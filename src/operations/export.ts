@@ -11,6 +11,7 @@ import type { ResolvedDataMap, ResolvedEntity, ResolvedProvider } from '../metad
 import type { StoragePort } from '../ports/storage.js';
 import type { ExportOutcome } from '../request.js';
 import { type RawRow, countSubjectRows, readSubjectRows } from '../db/subject-rows.js';
+import { withStep, withStepSync } from './operation-context.js';
 
 export interface ExportContext {
   dataSource: DataSource;
@@ -42,7 +43,7 @@ export async function runExport(ctx: ExportContext): Promise<ExportOutcome> {
   const spoolDir = await mkdtemp(path.join(os.tmpdir(), 'privacy-engine-providers-'));
   try {
     const entityCounts = new Map<ResolvedEntity, number>();
-    for (const entity of map.entities) entityCounts.set(entity, await countSubjectRows(dataSource, entity, ctx.subject.id));
+    for (const entity of map.entities) entityCounts.set(entity, await withStep({ step: 'export count', entity: entity.name }, () => countSubjectRows(dataSource, entity, ctx.subject.id)));
     const providerSpools = new Map<ResolvedProvider, Spool>();
     for (const provider of map.providers) providerSpools.set(provider, await spoolProvider(provider, ctx, spoolDir));
 
@@ -65,9 +66,12 @@ export async function runExport(ctx: ExportContext): Promise<ExportOutcome> {
         count: entities.reduce((n, e) => n + entityCounts.get(e)!, 0) + providers.reduce((n, p) => n + providerSpools.get(p)!.count, 0),
         records: async function* () {
           for (const entity of entities) {
-            for await (const rows of readSubjectRows(dataSource, entity, ctx.subject.id, { batchSize: ctx.batchSize })) {
-              yield rows.map((row) => toExportRecord(dataSource, entity, row));
-              await afterBatch(rows.length);
+            const pages = readSubjectRows(dataSource, entity, ctx.subject.id, { batchSize: ctx.batchSize });
+            for (;;) {
+              const page = await withStep({ step: 'export read', entity: entity.name }, () => pages.next());
+              if (page.done) break;
+              yield withStepSync({ step: 'export format', entity: entity.name }, () => page.value.map((row) => toExportRecord(dataSource, entity, row)));
+              await afterBatch(page.value.length);
             }
           }
           for (const provider of providers) {

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { OperationError, type OperationStep, PrivacyEngineError } from '../errors.js';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
 import type { ReviewItem } from '../request.js';
 import type { RequestBody, RequestStore, StoredRequest } from '../db/request-store.js';
@@ -61,4 +62,29 @@ export async function callProviders(
     }
   }
   return results;
+}
+
+/**
+ * Runs one step of an operation; an unexpected error comes out as an OperationError naming the step, entity and column
+ * (errors the engine already typed — cancellation, conflicts, an inner step's tag — pass through unchanged).
+ */
+export async function withStep<T>(where: OperationStep, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw tagStep(where, error);
+  }
+}
+
+/** The synchronous form of withStep, for per-value work such as a redaction strategy. */
+export function withStepSync<T>(where: OperationStep, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw tagStep(where, error);
+  }
+}
+
+export function tagStep(where: OperationStep, error: unknown): PrivacyEngineError {
+  return error instanceof PrivacyEngineError ? error : new OperationError(where, error);
 }

@@ -10,7 +10,7 @@ import { sqlOf } from '../db/dialect.js';
 import { decodeRaw } from '../vault/vault.js';
 import { keyIn, selectRows, updateRows } from '../db/batch-sql.js';
 import { type HidePayload, pkNames, redactPage } from './erasure-steps.js';
-import { type OperationContext, addReview, callProviders, saveCheckpoint } from './operation-context.js';
+import { type OperationContext, addReview, callProviders, saveCheckpoint, withStep } from './operation-context.js';
 
 export interface PurgeOutcome {
   sourceRequestId: string;
@@ -47,8 +47,10 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
   };
 
   if (!cp.shredded) {
-    await ctx.vault.shred(source.id);
-    await ctx.vault.deleteEntries(source.id, ['redact', 'remove']);
+    await withStep({ step: 'shred' }, async () => {
+      await ctx.vault.shred(source.id);
+      await ctx.vault.deleteEntries(source.id, ['redact', 'remove']);
+    });
     cp.shredded = true;
     await saveCheckpoint(ctx, dataSource, { ...cp });
   }

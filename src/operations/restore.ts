@@ -3,7 +3,7 @@ import type { ReviewItem } from '../request.js';
 import type { StoredRequest } from '../db/request-store.js';
 import type { ResolvedEntity } from '../metadata/data-map.js';
 import { type HidePayload, type RedactPayload, type RemovePayload, keyString, unhide, unredact, unremove } from './erasure-steps.js';
-import { type OperationContext, callProviders, saveCheckpoint } from './operation-context.js';
+import { type OperationContext, callProviders, saveCheckpoint, withStep } from './operation-context.js';
 
 export interface RestoreParams {
   sourceRequestId: string;
@@ -39,7 +39,7 @@ export async function runRestore(ctx: OperationContext, source: StoredRequest, p
     await ctx.checkCancelled();
     const payload = entry.payload as { e: string };
     const entity = byName.get(payload.e);
-    await dataSource.transaction(async (tx) => {
+    await withStep({ step: `restore ${entry.kind}`, entity: payload.e }, () => dataSource.transaction(async (tx) => {
       let n = 0;
       if (entity && wantedEntity(entity)) {
         const keep = wantedKey(entity);
@@ -50,7 +50,7 @@ export async function runRestore(ctx: OperationContext, source: StoredRequest, p
       if (entity && n > 0) cp.restored[entity.name] = (cp.restored[entity.name] ?? 0) + n;
       cp.seq = entry.seq;
       await saveCheckpoint(ctx, tx, { ...cp }, { done: Object.values(cp.restored).reduce((a, b) => a + b, 0) });
-    });
+    }));
   }
 
   const providers = partial ? [] : await callProviders(ctx, 'restore', { id: source.subjectId, tenantId: source.tenantId, requestId: source.id }, review);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { AdapterError } from '../errors.js';
-import { SqlParams, type SqlExecutor, dialectOf, quoteIdentifier } from '../db/dialect.js';
+import { SqlParams, type SqlExecutor, dialectOf, quoteIdentifier, quoteTablePath } from '../db/dialect.js';
 import type { KeysPort } from '../ports/keys.js';
 import { open, seal } from './aes-gcm.js';
 
@@ -30,10 +30,11 @@ export class Vault {
 
   constructor(
     private readonly dataSource: DataSource,
-    tableName: string,
+    /** Table path, schema-qualified where the DataSource names a schema. */
+    tablePath: string,
     private readonly keys: KeysPort,
   ) {
-    this.table = quoteIdentifier(dataSource, tableName);
+    this.table = quoteTablePath(dataSource, tablePath);
   }
 
   private q(name: string): string {
