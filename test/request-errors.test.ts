@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DataSubject, PrivacyEngine, Redact, type Actor } from '../src/index.js';
 import { describeEachDatabase } from './support/databases.js';
 
-const SECRET = 'errors-secret-errors-secret-errors-secret';
+const SECRET = 'errors-secret-errors-secret-errors-secret-0123';
 const admin: Actor = { id: 'dpo', roles: ['admin'], tenantId: 'org-a' };
 
 @Entity('pe_err_customer')
