@@ -57,6 +57,8 @@ export interface NewRequest {
 export type RequestPatch = Partial<Pick<StoredRequest, 'status' | 'startedAt' | 'finishedAt' | 'progressDone' | 'progressTotal'>> & {
   body?: Partial<RequestBody>;
   releaseActiveKey?: boolean;
+  /** Takes the active key again (a retried request); the unique index refuses it while another request holds it. */
+  acquireActiveKey?: string;
 };
 
 const COLUMNS = [
@@ -192,6 +194,7 @@ export class RequestStore {
       if (patch[key] !== undefined) sets.push(`${this.q(column)} = ${params.add(patch[key])}`);
     }
     if (patch.releaseActiveKey) sets.push(`${this.q('active_key')} = NULL`);
+    else if (patch.acquireActiveKey !== undefined) sets.push(`${this.q('active_key')} = ${params.add(patch.acquireActiveKey)}`);
     let where = `${this.q('id')} = ${params.add(id)}`;
     if (onlyIfStatus) where += ` AND ${this.q('status')} IN (${onlyIfStatus.map((s) => params.add(s)).join(', ')})`;
     const result = await executor.query(`UPDATE ${this.table} SET ${sets.join(', ')} WHERE ${where}`, params.values);

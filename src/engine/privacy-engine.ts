@@ -11,6 +11,7 @@ import { buildDataMap } from '../metadata/builder.js';
 import { type DataMapJson, type ResolvedDataMap, dataMapToJson } from '../metadata/data-map.js';
 import type { CategoryDefinition, DataCategoryProvider, ProviderRegistration } from '../metadata/declarations.js';
 import type { RestoreParams } from '../operations/restore.js';
+import { isErasure, isNoop, laterInForce } from '../operations/erasure-stack.js';
 import type { ClockPort } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { KeysPort } from '../ports/keys.js';
@@ -28,7 +29,9 @@ import {
   type PurgeInput,
   type RequestFilter,
   type RestoreInput,
+  type RetryInput,
   purgeInputSchema,
+  retryInputSchema,
   requestFilterSchema,
   requestIdSchema,
   requestRefSchema,
@@ -38,12 +41,7 @@ import {
 } from './schemas.js';
 import { type LocatedSubject, SubjectLocator } from './subject-locator.js';
 
-export type { ErasureInput, ExportInput, PurgeInput, RestoreInput, RequestFilter } from './schemas.js';
-
-/** An erasure that found its subject already erased and changed nothing. */
-function isNoop(request: StoredRequest): boolean {
-  return Boolean((request.body.outcome as { receipt?: { alreadyErasedBy?: string } } | undefined)?.receipt?.alreadyErasedBy);
-}
+export type { ErasureInput, ExportInput, PurgeInput, RestoreInput, RetryInput, RequestFilter } from './schemas.js';
 
 /** The actor the engine uses for work it starts itself (purgeExpired). */
 const SYSTEM_ACTOR_ID = 'privacy-engine:system';
@@ -119,6 +117,7 @@ export class PrivacyEngine {
       clock: this.clock,
       logger: this.logger,
       locator: this.locator,
+      digestKey: await this.keys.deriveKey('erasure-digest'),
     });
     await this.queue.start((job) => runner.run(job));
     for (const request of await this.store.listUnfinished()) {
@@ -174,7 +173,11 @@ export class PrivacyEngine {
     return this.requestErasure('delete', input);
   }
 
-  /** Puts back everything (or chosen categories / records) of an anonymize or delete request, inside its recovery window. */
+  /**
+   * Puts back everything (or chosen categories / records) of an anonymize or delete request, inside its recovery
+   * window. Erasures of one subject are undone newest first: while a later erasure of the subject still stands,
+   * this one is refused (ConflictError naming it; WindowClosedError when that later one was purged).
+   */
   async restore(input: RestoreInput): Promise<PrivacyRequest> {
     const { requestId, actor, categories, records } = parseInput(restoreInputSchema, input, 'restore request');
     const source = await this.loadRequest(requestId, actor, 'restore');
@@ -185,8 +188,52 @@ export class PrivacyEngine {
     if (this.clock.now().getTime() >= deadline) {
       throw new WindowClosedError(`The recovery window of request ${requestId} ended on ${new Date(deadline).toISOString()}; its data can no longer be restored`, { requestId });
     }
+    await this.assertNewestInForce(source);
     const params: RestoreParams = { sourceRequestId: source.id, ...(categories ? { categories } : {}), ...(records ? { records } : {}) };
     return this.createRequest('restore', this.requireLocator().subjectOf(source), actorSchema.parse(actor).id, source.body.regulation, params as unknown as Record<string, unknown>);
+  }
+
+  /**
+   * Resumes a failed or cancelled anonymize or delete request from its last committed batch. Refused
+   * (ConflictError) for any other request, once it was restored or purged, while a later erasure of the
+   * subject stands, or while another erasure-family request of the subject is queued or running.
+   */
+  async retry(input: RetryInput): Promise<PrivacyRequest> {
+    const { requestId, actor } = parseInput(retryInputSchema, input, 'retry request');
+    const source = await this.loadRequest(requestId, actor, 'retry');
+    if (!isErasure(source) || (source.status !== 'failed' && source.status !== 'cancelled')) {
+      throw new ConflictError(`Request ${requestId} is not a failed or cancelled anonymize or delete request (type: ${source.type}, status: ${source.status})`, {
+        requestId,
+        type: source.type,
+        status: source.status,
+      });
+    }
+    if (source.body.restoredAt) throw new ConflictError(`Request ${requestId} was restored; ask for a new erasure instead`, { requestId });
+    if (source.body.purgedAt) throw new ConflictError(`Request ${requestId} was purged; ask for a new erasure instead`, { requestId });
+    const [later] = await laterInForce(this.requireStore(), source);
+    if (later) {
+      throw new ConflictError(`Request ${requestId} cannot be resumed while the later ${later.type} request ${later.id} of the same subject stands; ask for a new erasure instead`, {
+        requestId,
+        laterRequestId: later.id,
+      });
+    }
+    const store = this.requireStore();
+    const activeKey = this.activeKeyOf(source.type, this.requireLocator().subjectOf(source));
+    const active = await store.findByActiveKey(activeKey);
+    if (active) throw this.activeConflict(active);
+    const now = this.clock.now().getTime();
+    let queued: StoredRequest | null;
+    try {
+      queued = await store.update(source.id, { status: 'queued', finishedAt: null, acquireActiveKey: activeKey, body: { error: undefined } }, now, ['failed', 'cancelled']);
+    } catch (error) {
+      // Lost a race with another request of the subject: the unique active key refused this one.
+      const winner = await store.findByActiveKey(activeKey);
+      if (winner) throw this.activeConflict(winner);
+      throw error;
+    }
+    if (!queued) throw new ConflictError(`Request ${requestId} changed status meanwhile; read it again`, { requestId });
+    await this.queue.enqueue({ requestId: queued.id, tenantId: queued.tenantId });
+    return toPublicRequest(queued, now);
   }
 
   /**
@@ -204,8 +251,9 @@ export class PrivacyEngine {
     const store = this.requireStore();
     const now = this.clock.now().getTime();
     const queued: PrivacyRequest[] = [];
-    for (const type of ['anonymize', 'delete'] as const) {
-      for await (const source of store.iterate({ type, status: 'completed' })) {
+    // Failed and cancelled erasures too: the batches they committed hold originals that must not outlive the window.
+    for (const [type, status] of (['anonymize', 'delete'] as const).flatMap((t) => (['completed', 'failed', 'cancelled'] as const).map((st) => [t, st] as const))) {
+      for await (const source of store.iterate({ type, status })) {
         if (source.body.purgedAt || source.body.restoredAt || isNoop(source) || this.recoveryDeadline(source) > now) continue;
         try {
           queued.push(await this.requestPurge(source, SYSTEM_ACTOR_ID, false));
@@ -308,13 +356,8 @@ export class PrivacyEngine {
     const store = this.requireStore();
     const subjectType = this.requireMap().subject.name;
     // Exports run side by side with other work; erasure-family requests of one subject run one at a time.
-    const family = type === 'export' ? 'export' : 'erasure';
-    const activeKey = `${family}|${subjectType}|${subject.tenantId ?? ''}|${subject.publicId}`;
-    const conflict = (existing: StoredRequest) =>
-      new ConflictError(
-        family === 'export' ? `Already requested for this ${subjectType.toLowerCase()}` : `Another ${existing.type} request is active for this ${subjectType.toLowerCase()}`,
-        { existingRequestId: existing.id, status: existing.status },
-      );
+    const activeKey = this.activeKeyOf(type, subject);
+    const conflict = (existing: StoredRequest) => this.activeConflict(existing, type);
     const existing = await store.findByActiveKey(activeKey);
     if (existing) throw conflict(existing);
     const now = this.clock.now().getTime();
@@ -363,12 +406,46 @@ export class PrivacyEngine {
     return this.createRequest('purge', this.requireLocator().subjectOf(source), requestedBy, source.body.regulation, { sourceRequestId: source.id, force: early });
   }
 
+  private activeKeyOf(type: RequestType, subject: LocatedSubject): string {
+    const family = type === 'export' ? 'export' : 'erasure';
+    return `${family}|${this.requireMap().subject.name}|${subject.tenantId ?? ''}|${subject.publicId}`;
+  }
+
+  private activeConflict(existing: StoredRequest, type: RequestType = existing.type): ConflictError {
+    const subjectType = this.requireMap().subject.name.toLowerCase();
+    return new ConflictError(type === 'export' ? `Already requested for this ${subjectType}` : `Another ${existing.type} request is active for this ${subjectType}`, {
+      existingRequestId: existing.id,
+      status: existing.status,
+    });
+  }
+
+  /** Restore and purge act on a finished erasure: completed, or failed / cancelled part way (its committed batches are in the vault). */
   private assertErasure(source: StoredRequest): void {
-    if (source.type !== 'anonymize' && source.type !== 'delete') {
+    if (!isErasure(source)) {
       throw new ValidationError(`Request ${source.id} is not an anonymize or delete request`, [{ path: 'requestId', message: 'not an erasure' }]);
     }
-    if (source.status !== 'completed') throw new ConflictError(`Request ${source.id} has not completed (status: ${source.status})`, { status: source.status });
+    if (source.status === 'queued' || source.status === 'running') {
+      throw new ConflictError(`Request ${source.id} has not finished (status: ${source.status})`, { requestId: source.id, status: source.status });
+    }
     if (isNoop(source)) throw new ConflictError(`Request ${source.id} changed nothing (the subject was already erased); act on the earlier request`, { requestId: source.id });
+  }
+
+  /** Erasures of a subject are undone last in, first out: every later one must have been fully restored. */
+  private async assertNewestInForce(source: StoredRequest): Promise<void> {
+    const later = await laterInForce(this.requireStore(), source);
+    const purged = later.find((r) => r.body.purgedAt);
+    if (purged) {
+      throw new WindowClosedError(`Request ${source.id} cannot be restored: the later ${purged.type} request ${purged.id} of the same subject was purged and cannot be undone`, {
+        requestId: source.id,
+        laterRequestId: purged.id,
+      });
+    }
+    if (later.length) {
+      throw new ConflictError(`Request ${source.id} cannot be restored while the later ${later[0].type} request ${later[0].id} of the same subject stands; restore that one first`, {
+        requestId: source.id,
+        laterRequestId: later[0].id,
+      });
+    }
   }
 
   private recoveryDeadline(source: StoredRequest): number {

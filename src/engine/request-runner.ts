@@ -6,6 +6,7 @@ import type { ResolvedDataMap } from '../metadata/data-map.js';
 import { anonymizePlan } from '../operations/anonymize.js';
 import { deletePlan } from '../operations/delete.js';
 import { runErasure } from '../operations/erase.js';
+import { isInForce, subjectErasures } from '../operations/erasure-stack.js';
 import { runExport } from '../operations/export.js';
 import type { OperationContext } from '../operations/operation-context.js';
 import { runPurge } from '../operations/purge.js';
@@ -32,6 +33,8 @@ export interface RequestRunnerDeps {
   clock: ClockPort;
   logger: Logger;
   locator: SubjectLocator;
+  /** Keys the digests an erasure keeps of the values it wrote (keys port, purpose 'erasure-digest'). */
+  digestKey: Buffer;
 }
 
 /** Runs queued requests: claims each, dispatches it to its operation, and records how it ended. */
@@ -75,12 +78,11 @@ export class RequestRunner {
         return this.runExport(request, await locator.locate(request.subjectId, request.tenantId ?? undefined));
       case 'anonymize':
       case 'delete': {
-        const state = await subjectStates.get(SubjectStates.key(map.subject.name, request.tenantId, request.subjectId));
-        const already = state && (request.type === 'anonymize' || state.state === 'deleted') && state.requestId !== request.id;
-        if (already) return { receipt: { requestId: request.id, operation: request.type, subject: { type: map.subject.name, id: request.subjectId }, alreadyErasedBy: state.requestId } };
+        // Erasures stack: what an earlier erasure still standing wrote or hid is not new, so this one leaves it alone.
+        const earlier = (await subjectErasures(store, request)).filter((r) => r.id !== request.id && isInForce(r)).map((r) => r.id);
         const subject = await locator.locate(request.subjectId, request.tenantId ?? undefined);
         const plan = request.type === 'anonymize' ? anonymizePlan(map) : deletePlan(map);
-        return runErasure(this.operationContext(request), request.type, plan, subject.id);
+        return runErasure(this.operationContext(request), request.type, plan, subject.id, { digestKey: this.deps.digestKey, earlier });
       }
       case 'restore':
       case 'purge': {

@@ -47,7 +47,14 @@ export interface HidePayload { e: string; keys: unknown[][] }
 export interface RemovePayload { e: string; cols: string[]; rows: unknown[][]; junctions: Array<{ table: string; cols: string[]; fk: string[]; rows: unknown[][] }> }
 
 /** Redacts a page of rows; returns the originals of what changed (for the vault) and the fields touched. */
-export async function redactPage(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, rows: RawRow[]): Promise<{ payload: RedactPayload; fields: Set<string> }> {
+export async function redactPage(
+  executor: SqlExecutor,
+  dataSource: DataSource,
+  entity: ResolvedEntity,
+  rows: RawRow[],
+  /** Leaves a field as it is (what an earlier erasure still standing wrote there). */
+  skip?: (row: RawRow, column: string) => boolean,
+): Promise<{ payload: RedactPayload; fields: Set<string> }> {
   const driver = dataSource.driver;
   const fields = redactedFields(entity);
   const updates: RowUpdate[] = [];
@@ -61,7 +68,7 @@ export async function redactPage(executor: SqlExecutor, dataSource: DataSource, 
     const originals: Record<string, unknown> = {};
     for (const f of fields) {
       const raw = row[f.column.databaseName];
-      if (raw === null || raw === undefined) continue;
+      if (raw === null || raw === undefined || skip?.(row, f.column.databaseName)) continue;
       const next = f.redaction!.apply(needsRow ? hydrated[f.name] : hydrateValue(dataSource, f.column, raw), hydrated);
       values.set(f.column.databaseName, driver.preparePersistentValue(next, f.column));
       originals[f.column.databaseName] = encodeRaw(raw);
