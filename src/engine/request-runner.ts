@@ -1,12 +1,12 @@
 import type { DataSource } from 'typeorm';
-import { CancelledError, NotFoundError, PrivacyEngineError } from '../errors.js';
+import { CancelledError, ConflictError, NotFoundError, PrivacyEngineError } from '../errors.js';
 import type { RequestStore, StoredRequest } from '../db/request-store.js';
 import { SubjectStates } from '../db/subject-states.js';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
 import { anonymizePlan } from '../operations/anonymize.js';
 import { deletePlan } from '../operations/delete.js';
 import { runErasure } from '../operations/erase.js';
-import { isInForce, subjectErasures } from '../operations/erasure-stack.js';
+import { isInForce, laterInForce, subjectErasures } from '../operations/erasure-stack.js';
 import { runExport } from '../operations/export.js';
 import type { OperationContext } from '../operations/operation-context.js';
 import { runPurge } from '../operations/purge.js';
@@ -72,7 +72,7 @@ export class RequestRunner {
   }
 
   private async dispatch(request: StoredRequest): Promise<object> {
-    const { map, store, subjectStates, locator } = this.deps;
+    const { map, store, locator } = this.deps;
     switch (request.type) {
       case 'export':
         return this.runExport(request, await locator.locate(request.subjectId, request.tenantId ?? undefined));
@@ -89,7 +89,12 @@ export class RequestRunner {
         const sourceId = String(request.body.params?.sourceRequestId);
         const source = await store.get(sourceId);
         if (!source) throw new NotFoundError(`Request ${sourceId} was not found`, { requestId: sourceId });
-        if (request.type === 'restore') return runRestore(this.operationContext(request), source, request.body.params as unknown as RestoreParams);
+        if (request.type === 'restore') {
+          // Checked when it was asked for; checked again in case a later erasure slipped in before this ran.
+          const [later] = await laterInForce(store, source);
+          if (later) throw new ConflictError(`Request ${source.id} cannot be restored while the later ${later.type} request ${later.id} of the same subject stands; restore that one first`, { requestId: source.id, laterRequestId: later.id });
+          return runRestore(this.operationContext(request), source, request.body.params as unknown as RestoreParams);
+        }
         return runPurge(this.operationContext(request), source, Boolean(request.body.params?.force));
       }
     }

@@ -201,7 +201,8 @@ async function identifyingValues(ctx: OperationContext, subjectId: unknown, cove
   const columns = subject.deleteDateColumn ? [...subject.fields.map((f) => f.column), subject.deleteDateColumn] : undefined;
   const [row] = await readSubjectPage(ctx.dataSource, subject, subjectId, { batchSize: 1, columns });
   if (!row) return [];
-  const skip = coverage.empty ? () => false : await coverage.skipper(subject, [row]);
+  // A hidden subject row still holds the subject's values: they are searched for, unlike values an erasure wrote.
+  const skip = coverage.empty ? () => false : await coverage.skipper(subject, [row], { hiddenRows: false });
   return fields
     .filter((f) => !skip(row, f.column.databaseName))
     .map((f) => row[f.column.databaseName])

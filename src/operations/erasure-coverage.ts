@@ -74,9 +74,11 @@ export class ErasureCoverage {
 
   /**
    * For one page of an entity (rows in primary-key order), which fields to leave alone. Call it for the
-   * pages of an entity in order, and for entities in processing order.
+   * pages of an entity in order, and for entities in processing order. With `hiddenRows: false`, rows an
+   * earlier delete hid are not skipped (their values are still the subject's).
    */
-  async skipper(entity: ResolvedEntity, rows: RawRow[]): Promise<(row: RawRow, column: string) => boolean> {
+  async skipper(entity: ResolvedEntity, rows: RawRow[], options: { hiddenRows?: boolean } = {}): Promise<(row: RawRow, column: string) => boolean> {
+    const hiddenRows = options.hiddenRows ?? true;
     const marks = new Map<string, Mark[]>();
     if (rows.length === 0 || this.cursors.length === 0) return () => false;
     const pageKeys = new Set(rows.map((r) => rowKey(primaryKeyOf(entity, r))));
@@ -118,7 +120,7 @@ export class ErasureCoverage {
       const found = marks.get(rowKey(primaryKeyOf(entity, row)));
       if (!found) return false;
       const raw = row[column];
-      const stillHidden = deleteDate !== undefined && row[deleteDate] !== null && row[deleteDate] !== undefined;
+      const stillHidden = hiddenRows && deleteDate !== undefined && row[deleteDate] !== null && row[deleteDate] !== undefined;
       return found.some((m) => (m.hidden && stillHidden) || (m.digests?.[column] !== undefined && m.digests[column] === valueDigest(this.digestKey, entity.name, column, raw)));
     };
   }
