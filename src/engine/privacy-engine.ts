@@ -158,7 +158,7 @@ export class PrivacyEngine {
   /**
    * Anonymizes the subject (GDPR Art. 17 by anonymization): every @Redact field of the subject and of every
    * entity not retained is rewritten in place; rows and history stay. Originals go to the encrypted vault
-   * for the recovery window. Running it again on an erased subject is a no-op.
+   * for the recovery window. Running it again erases only what is new since the erasures still in force.
    */
   async anonymize(input: ErasureInput): Promise<PrivacyRequest> {
     return this.requestErasure('anonymize', input);
