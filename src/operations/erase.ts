@@ -101,7 +101,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
           let changed = 0;
           let fields: string[] = [];
           if (action === 'redact') {
-            const skip = coverage.empty ? undefined : await coverage.skipper(entity, rows);
+            const skip = coverage.empty ? undefined : await coverage.skipper(entity, rows, { executor: tx });
             const result = await redactPage(tx, dataSource, entity, rows, skip);
             if (result.payload.rows.length) {
               await ctx.vault.append(tx, request.id, cp.seq, 'redact', result.payload, now.getTime());

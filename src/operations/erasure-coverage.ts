@@ -77,7 +77,7 @@ export class ErasureCoverage {
    * pages of an entity in order, and for entities in processing order. With `hiddenRows: false`, rows an
    * earlier delete hid are not skipped (their values are still the subject's).
    */
-  async skipper(entity: ResolvedEntity, rows: RawRow[], options: { hiddenRows?: boolean } = {}): Promise<(row: RawRow, column: string) => boolean> {
+  async skipper(entity: ResolvedEntity, rows: RawRow[], options: { hiddenRows?: boolean; executor?: SqlExecutor } = {}): Promise<(row: RawRow, column: string) => boolean> {
     const hiddenRows = options.hiddenRows ?? true;
     const marks = new Map<string, Mark[]>();
     if (rows.length === 0 || this.cursors.length === 0) return () => false;
@@ -96,7 +96,7 @@ export class ErasureCoverage {
         }
         if (cursor.buffer.size > 0) {
           // Left-over keys: rows of later pages stay buffered; rows already passed, or gone, are dropped.
-          const ahead = await this.keysAfter(entity, [...cursor.buffer.values()].map((b) => b.key), lastKey);
+          const ahead = await this.keysAfter(options.executor ?? this.dataSource, entity, [...cursor.buffer.values()].map((b) => b.key), lastKey);
           for (const k of [...cursor.buffer.keys()]) if (!ahead.has(k)) cursor.buffer.delete(k);
           if (cursor.buffer.size > 0) break;
         }
@@ -147,12 +147,12 @@ export class ErasureCoverage {
   }
 
   /** Which of the keys are rows of the subject after `lastKey` in the database's own key order. */
-  private async keysAfter(entity: ResolvedEntity, keys: unknown[][], lastKey: unknown[]): Promise<Set<string>> {
+  private async keysAfter(executor: SqlExecutor, entity: ResolvedEntity, keys: unknown[][], lastKey: unknown[]): Promise<Set<string>> {
     const { q } = sqlOf(this.dataSource);
     const pk = entity.primaryKey.map((c) => `pe_t.${q(c.databaseName)}`);
     const params = new SqlParams(dialectOf(this.dataSource));
     const where = [subjectCondition(this.dataSource, entity, params, this.subjectId), keyIn(this.dataSource, pkNames(entity), keys, params, 'pe_t'), keysetAfter(pk, lastKey, params)];
-    const rows: RawRow[] = await this.dataSource.query(
+    const rows: RawRow[] = await executor.query(
       `SELECT ${pk.join(', ')} FROM ${quoteTablePath(this.dataSource, entity.metadata.tablePath)} pe_t WHERE ${where.join(' AND ')}`,
       params.values,
     );
