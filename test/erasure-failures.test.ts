@@ -159,6 +159,17 @@ describeEachDatabase('failed erasures: resumable, restorable, purgeable', (db) =
     expect(after.ef_note.filter((n: any) => String(n.body).startsWith('later'))).toHaveLength(5);
   });
 
+  it('a cancelled erasure (status set directly: no public cancel() yet) is retried like a failed one', async () => {
+    const person = await seed('tokfailG8');
+    const failed = await failedAnonymize(person);
+    const q = (name: string) => ds.driver.escape(name);
+    const p = (i: number) => (db.kind === 'postgres' ? `$${i}` : '?');
+    await ds.query(`UPDATE ${q('privacy_requests')} SET ${q('status')} = ${p(1)} WHERE ${q('id')} = ${p(2)}`, ['cancelled', failed.id]);
+    await engine.retry({ requestId: failed.id, actor: admin });
+    const done = await finish(engine.waitForRequest(failed.id));
+    expect((done.outcome as any).receipt.entities.Note).toMatchObject({ rows: 7 });
+  });
+
   it('refuses to retry a completed erasure, a request that is not an erasure, a restored failure, and one a later erasure stands on', async () => {
     const person = await seed('tokfailF6', 3);
     const failed = await failedAnonymize(await seed('tokfailF7'));

@@ -220,7 +220,8 @@ export class PrivacyEngine {
     const store = this.requireStore();
     const activeKey = this.activeKeyOf(source.type, this.requireLocator().subjectOf(source));
     const active = await store.findByActiveKey(activeKey);
-    if (active) throw this.activeConflict(active);
+    // A request cancelled while running may still hold its own key; only another request's key blocks it.
+    if (active && active.id !== source.id) throw this.activeConflict(active);
     const now = this.clock.now().getTime();
     let queued: StoredRequest | null;
     try {
