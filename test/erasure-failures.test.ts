@@ -170,6 +170,26 @@ describeEachDatabase('failed erasures: resumable, restorable, purgeable', (db) =
     expect((done.outcome as any).receipt.entities.Note).toMatchObject({ rows: 7 });
   });
 
+  it('refuses to retry while another erasure-family request of the subject is queued', async () => {
+    const person = await seed('tokfailH9');
+    const failed = await failedAnonymize(person);
+    // A second engine whose queue never runs anything: its request stays queued and holds the subject.
+    const idle = new PrivacyEngine({
+      dataSource: ds,
+      subject: Person,
+      tenantColumn: 'organizationId',
+      secret: 'failures-secret-failures-secret-failures-secret',
+      queue: { name: 'idle', start: async () => undefined, enqueue: async () => undefined, drain: async () => undefined, close: async () => undefined },
+      logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    });
+    await idle.start();
+    const queued = await idle.delete({ subjectId: person.id, actor: admin });
+    const error = await engine.retry({ requestId: failed.id, actor: admin }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'CONFLICT', existingRequestId: queued.id });
+    expect((await engine.getRequest(failed.id)).status).toBe('failed');
+    await idle.stop();
+  });
+
   it('refuses to retry a completed erasure, a request that is not an erasure, a restored failure, and one a later erasure stands on', async () => {
     const person = await seed('tokfailF6', 3);
     const failed = await failedAnonymize(await seed('tokfailF7'));
