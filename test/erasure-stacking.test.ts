@@ -179,6 +179,32 @@ describeEachDatabase('stacked erasures of one subject', (db) => {
     expect(rowOf(after, 'crm_activity', added.id)).toEqual(rowOf(beforeSecond, 'crm_activity', added.id));
   });
 
+  it('after the first erasure was purged, a later one still leaves what the purged one wrote alone', async () => {
+    const seeded = await seedContact(ds, 'org-a', 'tokstkI09');
+    const a1 = await run(engine.anonymize({ subjectId: seeded.contact.id, actor: admin }));
+    await run(engine.purge({ requestId: a1.id, actor: admin, force: true }));
+    await newActivity(seeded.contact, 'tokstkI09new');
+    const a2 = await run(engine.anonymize({ subjectId: seeded.contact.id, actor: admin }));
+    const { receipt } = a2.outcome as any;
+    expect(receipt.stackedOn).toEqual([a1.id]);
+    expect(receipt.entities.Activity).toMatchObject({ rows: 1 });
+    expect(receipt.entities.Contact?.rows ?? 0).toBe(0);
+  });
+
+  it('a row a partial restore brought back is new to a later erasure, and restoring that erasure brings it back again', async () => {
+    const seeded = await seedContact(ds, 'org-a', 'tokstkJ10');
+    const before = await dumpTables(ds);
+    const a1 = await run(engine.anonymize({ subjectId: seeded.contact.id, actor: admin }));
+    const activity = await ds.getRepository(Activity).findOneOrFail({ where: { contact: { id: seeded.contact.id } }, order: { id: 'ASC' }, withDeleted: true });
+    await run(engine.restore({ requestId: a1.id, actor: admin, records: [{ entity: 'Activity', id: activity.id }] }));
+    const a2 = await run(engine.anonymize({ subjectId: seeded.contact.id, actor: admin }));
+    expect((a2.outcome as any).receipt.entities.Activity).toMatchObject({ rows: 1 });
+    expect((await ds.getRepository(Activity).findOneOrFail({ where: { id: activity.id }, withDeleted: true })).body).not.toContain('tokstkJ10');
+    await run(engine.restore({ requestId: a2.id, actor: admin }));
+    await run(engine.restore({ requestId: a1.id, actor: admin }));
+    expect(await dumpTables(ds)).toEqual(before);
+  });
+
   it('after both erasures of a stack are purged, none of the original values is left anywhere', async () => {
     const seeded = await seedContact(ds, 'org-a', 'tokstkH08');
     await run(engine.anonymize({ subjectId: seeded.contact.id, actor: admin }));
