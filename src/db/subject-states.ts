@@ -11,7 +11,7 @@ export interface SubjectRef {
   id: string;
 }
 
-/** Remembers which subjects an erasure has touched, so exports can warn and a repeated erasure is a no-op. */
+/** Per subject, the newest completed erasure still in force (its kind and request), so exports can warn. */
 export class SubjectStates {
   constructor(
     private readonly dataSource: DataSource,

@@ -42,7 +42,7 @@ export interface ErasureReceipt {
   recoveryDeadline: string;
   /** Earlier erasures of the subject still standing: what they wrote or hid was left alone, only what is new was erased. */
   stackedOn: string[];
-  /** Set by versions before 0.2 when the subject was already erased and nothing was done. */
+  /** Only on receipts written by earlier versions, when the subject was already erased and nothing was done. */
   alreadyErasedBy?: string;
 }
 
