@@ -106,7 +106,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
             if (result.payload.rows.length) {
               await ctx.vault.append(tx, request.id, cp.seq, 'redact', result.payload, now.getTime());
               // What this batch wrote, digested, so that a later erasure leaves it alone.
-              await ctx.vault.append(tx, request.id, cp.seq, 'digest', await digestBatch(tx, dataSource, entity, result.payload, stack.digestKey), now.getTime());
+              await ctx.vault.append(tx, request.id, cp.seq, 'digest', await digestBatch(tx, dataSource, entity, result.updates, stack.digestKey), now.getTime());
             }
             changed = result.payload.rows.length;
             fields = [...result.fields];

@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { keyIn, selectRows } from '../db/batch-sql.js';
+import { type RowUpdate, keyIn, selectRows } from '../db/batch-sql.js';
 import { type SqlExecutor, SqlParams, dialectOf, keysetAfter, quoteTablePath, sqlOf } from '../db/dialect.js';
 import { type RawRow, primaryKeyOf, subjectCondition } from '../db/subject-rows.js';
 import type { ResolvedEntity } from '../metadata/data-map.js';
 import { type Vault, type VaultEntry, decodeRaw, encodeRaw } from '../vault/vault.js';
-import { type RedactPayload, pkNames } from './erasure-steps.js';
+import { pkNames } from './erasure-steps.js';
 
 /**
  * What earlier erasures of a subject, still standing, already did to its rows — so that a later erasure
@@ -22,9 +22,11 @@ import { type RedactPayload, pkNames } from './erasure-steps.js';
  * skipped only when its value is one an erasure wrote.
  */
 
+/** Per redacted row, the digest of each value written, in the order of `cols` (null: column left alone). */
 export interface DigestPayload {
   e: string;
-  rows: Array<[unknown[], Record<string, string>]>;
+  cols: string[];
+  rows: Array<[unknown[], Array<string | null>]>;
 }
 
 interface Mark {
@@ -44,7 +46,7 @@ interface Cursor {
 }
 
 export function valueDigest(key: Buffer, entity: string, column: string, raw: unknown): string {
-  return createHmac('sha256', key).update(`${entity}\u0000${column}\u0000${JSON.stringify(encodeRaw(raw))}`).digest('base64url').slice(0, 22);
+  return createHmac('sha256', key).update(`${entity}\u0000${column}\u0000${JSON.stringify(encodeRaw(raw))}`).digest().subarray(0, 12).toString('base64url');
 }
 
 function rowKey(key: unknown[]): string {
@@ -103,8 +105,13 @@ export class ErasureCoverage {
         const entry = await this.nextEntry(cursor, entity.name);
         if (!entry) break;
         if (entry.kind === 'digest') {
-          for (const [encoded, digests] of (entry.payload as DigestPayload).rows) {
+          const { cols, rows: digested } = entry.payload as DigestPayload;
+          for (const [encoded, values] of digested) {
             const key = encoded.map(decodeRaw);
+            const digests: Record<string, string> = {};
+            cols.forEach((c, i) => {
+              if (values[i] !== null) digests[c] = values[i]!;
+            });
             cursor.buffer.set(rowKey(key), { key, mark: { digests } });
           }
         } else {
@@ -161,19 +168,28 @@ export class ErasureCoverage {
 }
 
 /**
- * The digest entry of a redacted batch: the values as the database now holds them, re-read inside the
- * batch's transaction so that the digest matches what a later read returns.
+ * The digest entry of a redacted batch. A text value is digested as written (text columns return it as
+ * stored); any other value is re-read inside the batch's transaction, so the digest matches what a later
+ * read returns. A digest that does not match only makes a later erasure redo that field.
  */
-export async function digestBatch(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, payload: RedactPayload, digestKey: Buffer): Promise<DigestPayload> {
-  const keys = payload.rows.map(([encoded]) => encoded.map(decodeRaw));
-  const current = new Map((await selectRows(executor, dataSource, entity.metadata.tablePath, pkNames(entity), keys)).map((r) => [rowKey(primaryKeyOf(entity, r)), r]));
-  const out: DigestPayload = { e: entity.name, rows: [] };
-  for (const [encoded, originals] of payload.rows) {
-    const row = current.get(rowKey(encoded.map(decodeRaw)));
-    if (!row) continue;
-    const digests: Record<string, string> = {};
-    for (const column of Object.keys(originals)) digests[column] = valueDigest(digestKey, entity.name, column, row[column]);
-    out.rows.push([encoded, digests]);
+export async function digestBatch(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, updates: RowUpdate[], digestKey: Buffer): Promise<DigestPayload> {
+  const columns = entity.metadata.columns.filter((c) => updates.some((u) => u.values.has(c.databaseName)));
+  const cols = columns.map((c) => c.databaseName);
+  const textual = new Set(columns.filter((c) => /char|text|clob/i.test(dataSource.driver.normalizeType(c))).map((c) => c.databaseName));
+  const reread = updates.filter((u) => [...u.values].some(([c, v]) => !(textual.has(c) && typeof v === 'string')));
+  const current = reread.length
+    ? new Map((await selectRows(executor, dataSource, entity.metadata.tablePath, pkNames(entity), reread.map((u) => u.key))).map((r) => [rowKey(primaryKeyOf(entity, r)), r]))
+    : new Map<string, RawRow>();
+  const out: DigestPayload = { e: entity.name, cols, rows: [] };
+  for (const update of updates) {
+    const row = current.get(rowKey(update.key));
+    const values = cols.map((c) => {
+      if (!update.values.has(c)) return null;
+      const written = update.values.get(c);
+      const stored = textual.has(c) && typeof written === 'string' ? written : row?.[c];
+      return valueDigest(digestKey, entity.name, c, stored);
+    });
+    out.rows.push([update.key.map(encodeRaw), values]);
   }
   return out;
 }

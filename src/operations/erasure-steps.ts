@@ -46,7 +46,7 @@ export interface RedactPayload { e: string; rows: Array<[unknown[], Record<strin
 export interface HidePayload { e: string; keys: unknown[][] }
 export interface RemovePayload { e: string; cols: string[]; rows: unknown[][]; junctions: Array<{ table: string; cols: string[]; fk: string[]; rows: unknown[][] }> }
 
-/** Redacts a page of rows; returns the originals of what changed (for the vault) and the fields touched. */
+/** Redacts a page of rows; returns the originals of what changed (for the vault), the fields touched and the values written. */
 export async function redactPage(
   executor: SqlExecutor,
   dataSource: DataSource,
@@ -54,7 +54,7 @@ export async function redactPage(
   rows: RawRow[],
   /** Leaves a field as it is (what an earlier erasure still standing wrote there). */
   skip?: (row: RawRow, column: string) => boolean,
-): Promise<{ payload: RedactPayload; fields: Set<string> }> {
+): Promise<{ payload: RedactPayload; fields: Set<string>; updates: RowUpdate[] }> {
   const driver = dataSource.driver;
   const fields = redactedFields(entity);
   const updates: RowUpdate[] = [];
@@ -80,7 +80,7 @@ export async function redactPage(
     payload.rows.push([key.map(encodeRaw), originals]);
   }
   await updateRows(executor, dataSource, entity.metadata.tablePath, entity.primaryKey, fields.map((f) => f.column), updates);
-  return { payload, fields: touched };
+  return { payload, fields: touched, updates };
 }
 
 /** Soft-deletes the rows of a page that are not yet deleted; rows archived before stay as they were. */
