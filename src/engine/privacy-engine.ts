@@ -256,6 +256,7 @@ export class PrivacyEngine {
     for (const [type, status] of (['anonymize', 'delete'] as const).flatMap((t) => (['completed', 'failed', 'cancelled'] as const).map((st) => [t, st] as const))) {
       for await (const source of store.iterate({ type, status })) {
         if (source.body.purgedAt || source.body.restoredAt || isNoop(source) || this.recoveryDeadline(source) > now) continue;
+        if (status !== 'completed' && !source.body.checkpoint) continue; // stopped before it wrote anything: nothing to destroy
         try {
           queued.push(await this.requestPurge(source, SYSTEM_ACTOR_ID, false));
         } catch (error) {
