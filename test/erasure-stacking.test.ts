@@ -143,6 +143,21 @@ describeEachDatabase('stacked erasures of one subject', (db) => {
     expect(await dumpTables(ds)).toEqual(afterFirst);
   });
 
+  it('a second delete with nothing new changes nothing and is undone before the first', async () => {
+    const seeded = await seedContact(ds, 'org-a', 'tokstkK11');
+    const before = await dumpTables(ds);
+    const d1 = await run(engine.delete({ subjectId: seeded.contact.id, actor: admin }));
+    const afterFirst = await dumpTables(ds);
+    const d2 = await run(engine.delete({ subjectId: seeded.contact.id, actor: admin }));
+    const { receipt } = d2.outcome as any;
+    expect(Object.values(receipt.entities as Record<string, { rows: number }>).reduce((n, e) => n + e.rows, 0)).toBe(0);
+    expect(await dumpTables(ds)).toEqual(afterFirst);
+    await expect(engine.restore({ requestId: d1.id, actor: admin })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await run(engine.restore({ requestId: d2.id, actor: admin }));
+    await run(engine.restore({ requestId: d1.id, actor: admin }));
+    expect(await dumpTables(ds)).toEqual(before);
+  });
+
   it('delete after anonymize erases a row added in between; undoing both in order gives back the original rows', async () => {
     const seeded = await seedContact(ds, 'org-a', 'tokstkF06');
     const before = await dumpTables(ds);
