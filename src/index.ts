@@ -1,5 +1,5 @@
 // Public API of privacy-engine. Adapters with heavy SDKs live under subpaths (privacy-engine/adapters/<name>).
-export { PrivacyEngine, type ExportInput, type ErasureInput, type RestoreInput, type PurgeInput, type DownloadResult } from './engine/privacy-engine.js';
+export { PrivacyEngine, type ExportInput, type ErasureInput, type RestoreInput, type PurgeInput, type RetryInput, type DownloadResult } from './engine/privacy-engine.js';
 export type { ErasureReceipt, ErasureOperation } from './operations/erase.js';
 export type { VerificationResult } from './operations/verify.js';
 export type { RestoreOutcome } from './operations/restore.js';

@@ -61,6 +61,8 @@ export type ActiveFamily = 'export' | 'erasure';
 export type RequestPatch = Partial<Pick<StoredRequest, 'status' | 'startedAt' | 'finishedAt' | 'progressDone' | 'progressTotal'>> & {
   body?: Partial<RequestBody>;
   releaseActiveKey?: boolean;
+  /** Takes the active key again (a retried request); the unique index refuses it while another request holds it. */
+  acquireActiveFamily?: ActiveFamily;
 };
 
 const COLUMNS = [
@@ -207,6 +209,7 @@ export class RequestStore {
       if (patch[key] !== undefined) sets.push(`${this.q(column)} = ${params.add(patch[key])}`);
     }
     if (patch.releaseActiveKey) sets.push(`${this.q('active_family')} = NULL`);
+    else if (patch.acquireActiveFamily !== undefined) sets.push(`${this.q('active_family')} = ${params.add(patch.acquireActiveFamily)}`);
     let where = `${this.q('id')} = ${params.add(id)}`;
     if (onlyIfStatus) where += ` AND ${this.q('status')} IN (${onlyIfStatus.map((s) => params.add(s)).join(', ')})`;
     const sql = `UPDATE ${this.table} SET ${sets.join(', ')} WHERE ${where}`;

@@ -12,9 +12,9 @@ export interface SubjectRef {
 }
 
 /**
- * Remembers which subjects an erasure has touched, so exports can warn and a repeated erasure is a no-op.
- * Keyed by (subject type, canonical id) columns: the id is the subject's primary key, and the tenant, read from its row,
- * is stored beside it.
+ * Per subject, the newest completed erasure still in force (its kind and request), so exports can warn. Keyed by
+ * (subject type, canonical id) columns: the id is the subject's primary key, and the tenant, read from its row, is
+ * stored beside it.
  */
 export class SubjectStates {
   constructor(

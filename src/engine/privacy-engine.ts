@@ -11,6 +11,7 @@ import { buildDataMap } from '../metadata/builder.js';
 import { type DataMapJson, type ResolvedDataMap, dataMapToJson } from '../metadata/data-map.js';
 import type { CategoryDefinition, DataCategoryProvider, ProviderRegistration } from '../metadata/declarations.js';
 import type { RestoreParams } from '../operations/restore.js';
+import { isErasure, isNoop, laterInForce } from '../operations/erasure-stack.js';
 import type { ClockPort } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { KeysPort } from '../ports/keys.js';
@@ -28,7 +29,9 @@ import {
   type PurgeInput,
   type RequestFilter,
   type RestoreInput,
+  type RetryInput,
   purgeInputSchema,
+  retryInputSchema,
   requestFilterSchema,
   requestIdSchema,
   requestRefSchema,
@@ -38,11 +41,11 @@ import {
 } from './schemas.js';
 import { type LocatedSubject, SubjectLocator } from './subject-locator.js';
 
-export type { ErasureInput, ExportInput, PurgeInput, RestoreInput, RequestFilter } from './schemas.js';
+export type { ErasureInput, ExportInput, PurgeInput, RestoreInput, RetryInput, RequestFilter } from './schemas.js';
 
-/** An erasure that found its subject already erased and changed nothing. */
-function isNoop(request: StoredRequest): boolean {
-  return Boolean((request.body.outcome as { receipt?: { alreadyErasedBy?: string } } | undefined)?.receipt?.alreadyErasedBy);
+/** Exports run side by side with other work; erasure-family requests of one subject run one at a time. */
+function activeFamilyOf(type: RequestType): ActiveFamily {
+  return type === 'export' ? 'export' : 'erasure';
 }
 
 /** The actor the engine uses for work it starts itself (purgeExpired). */
@@ -120,6 +123,7 @@ export class PrivacyEngine {
       clock: this.clock,
       logger: this.logger,
       locator: this.locator,
+      digestKey: await this.keys.deriveKey('erasure-digest'),
     });
     await this.queue.start((job) => runner.run(job));
     for (const request of await this.store.listUnfinished()) {
@@ -160,7 +164,7 @@ export class PrivacyEngine {
   /**
    * Anonymizes the subject (GDPR Art. 17 by anonymization): every @Redact field of the subject and of every
    * entity not retained is rewritten in place; rows and history stay. Originals go to the encrypted vault
-   * for the recovery window. Running it again on an erased subject is a no-op.
+   * for the recovery window. Running it again erases only what is new since the erasures still in force.
    */
   async anonymize(input: ErasureInput): Promise<PrivacyRequest> {
     return this.requestErasure('anonymize', input);
@@ -175,7 +179,11 @@ export class PrivacyEngine {
     return this.requestErasure('delete', input);
   }
 
-  /** Puts back everything (or chosen categories / records) of an anonymize or delete request, inside its recovery window. */
+  /**
+   * Puts back everything (or chosen categories / records) of an anonymize or delete request, inside its recovery
+   * window. Erasures of one subject are undone newest first: while a later erasure of the subject still stands,
+   * this one is refused (ConflictError naming it; WindowClosedError when that later one was purged).
+   */
   async restore(input: RestoreInput): Promise<PrivacyRequest> {
     const { requestId, actor, categories, records } = parseInput(restoreInputSchema, input, 'restore request');
     this.assertKnownFilters(categories, records);
@@ -187,8 +195,53 @@ export class PrivacyEngine {
     if (this.clock.now().getTime() >= deadline) {
       throw new WindowClosedError(`The recovery window of request ${requestId} ended on ${new Date(deadline).toISOString()}; its data can no longer be restored`, { requestId });
     }
+    await this.assertNewestInForce(source);
     const params: RestoreParams = { sourceRequestId: source.id, ...(categories ? { categories } : {}), ...(records ? { records } : {}) };
     return this.createRequest('restore', this.requireLocator().subjectOf(source), actorSchema.parse(actor).id, source.body.regulation, params as unknown as Record<string, unknown>);
+  }
+
+  /**
+   * Resumes a failed or cancelled anonymize or delete request from its last committed batch. Refused
+   * (ConflictError) for any other request, once it was restored or purged, while a later erasure of the
+   * subject stands, or while another erasure-family request of the subject is queued or running.
+   */
+  async retry(input: RetryInput): Promise<PrivacyRequest> {
+    const { requestId, actor } = parseInput(retryInputSchema, input, 'retry request');
+    const source = await this.loadRequest(requestId, actor, 'retry');
+    if (!isErasure(source) || (source.status !== 'failed' && source.status !== 'cancelled')) {
+      throw new ConflictError(`Request ${requestId} is not a failed or cancelled anonymize or delete request (type: ${source.type}, status: ${source.status})`, {
+        requestId,
+        type: source.type,
+        status: source.status,
+      });
+    }
+    if (source.body.restoredAt) throw new ConflictError(`Request ${requestId} was restored; ask for a new erasure instead`, { requestId });
+    if (source.body.purgedAt) throw new ConflictError(`Request ${requestId} was purged; ask for a new erasure instead`, { requestId });
+    const [later] = await laterInForce(this.requireStore(), source);
+    if (later) {
+      throw new ConflictError(`Request ${requestId} cannot be resumed while the later ${later.type} request ${later.id} of the same subject stands; ask for a new erasure instead`, {
+        requestId,
+        laterRequestId: later.id,
+      });
+    }
+    const store = this.requireStore();
+    const family = activeFamilyOf(source.type);
+    const active = await store.findActive(source.subjectType, source.subjectId, family);
+    // A request cancelled while running may still hold its own key; only another request's key blocks it.
+    if (active && active.id !== source.id) throw this.activeConflict(active);
+    const now = this.clock.now().getTime();
+    let queued: StoredRequest | null;
+    try {
+      queued = await store.update(source.id, { status: 'queued', finishedAt: null, acquireActiveFamily: family, body: { error: undefined } }, now, ['failed', 'cancelled']);
+    } catch (error) {
+      // Lost a race with another request of the subject: the unique active key refused this one.
+      const winner = await store.findActive(source.subjectType, source.subjectId, family);
+      if (winner) throw this.activeConflict(winner);
+      throw error;
+    }
+    if (!queued) throw new ConflictError(`Request ${requestId} changed status meanwhile; read it again`, { requestId });
+    await this.queue.enqueue({ requestId: queued.id, tenantId: queued.tenantId });
+    return toPublicRequest(queued, now);
   }
 
   /**
@@ -206,9 +259,11 @@ export class PrivacyEngine {
     const store = this.requireStore();
     const now = this.clock.now().getTime();
     const queued: PrivacyRequest[] = [];
-    for (const type of ['anonymize', 'delete'] as const) {
-      for await (const source of store.iterate({ type, status: 'completed' })) {
+    // Failed and cancelled erasures too: the batches they committed hold originals that must not outlive the window.
+    for (const [type, status] of (['anonymize', 'delete'] as const).flatMap((t) => (['completed', 'failed', 'cancelled'] as const).map((st) => [t, st] as const))) {
+      for await (const source of store.iterate({ type, status })) {
         if (source.body.purgedAt || source.body.restoredAt || isNoop(source) || this.recoveryDeadline(source) > now) continue;
+        if (status !== 'completed' && !source.body.checkpoint) continue; // stopped before it wrote anything: nothing to destroy
         try {
           queued.push(await this.requestPurge(source, SYSTEM_ACTOR_ID, false));
         } catch (error) {
@@ -327,12 +382,8 @@ export class PrivacyEngine {
     const store = this.requireStore();
     const subjectType = this.requireMap().subject.name;
     // Exports run side by side with other work; erasure-family requests of one subject run one at a time.
-    const family: ActiveFamily = type === 'export' ? 'export' : 'erasure';
-    const conflict = (existing: StoredRequest) =>
-      new ConflictError(
-        family === 'export' ? `Already requested for this ${subjectType.toLowerCase()}` : `Another ${existing.type} request is active for this ${subjectType.toLowerCase()}`,
-        { existingRequestId: existing.id, status: existing.status },
-      );
+    const family = activeFamilyOf(type);
+    const conflict = (existing: StoredRequest) => this.activeConflict(existing, type);
     const existing = await store.findActive(subjectType, subject.publicId, family);
     if (existing) throw conflict(existing);
     const now = this.clock.now().getTime();
@@ -381,12 +432,41 @@ export class PrivacyEngine {
     return this.createRequest('purge', this.requireLocator().subjectOf(source), requestedBy, source.body.regulation, { sourceRequestId: source.id, force: early });
   }
 
+  private activeConflict(existing: StoredRequest, type: RequestType = existing.type): ConflictError {
+    const subjectType = this.requireMap().subject.name.toLowerCase();
+    return new ConflictError(type === 'export' ? `Already requested for this ${subjectType}` : `Another ${existing.type} request is active for this ${subjectType}`, {
+      existingRequestId: existing.id,
+      status: existing.status,
+    });
+  }
+
+  /** Restore and purge act on a finished erasure: completed, or failed / cancelled part way (its committed batches are in the vault). */
   private assertErasure(source: StoredRequest): void {
-    if (source.type !== 'anonymize' && source.type !== 'delete') {
+    if (!isErasure(source)) {
       throw new ValidationError(`Request ${source.id} is not an anonymize or delete request`, [{ path: 'requestId', message: 'not an erasure' }]);
     }
-    if (source.status !== 'completed') throw new ConflictError(`Request ${source.id} has not completed (status: ${source.status})`, { status: source.status });
+    if (source.status === 'queued' || source.status === 'running') {
+      throw new ConflictError(`Request ${source.id} has not finished (status: ${source.status})`, { requestId: source.id, status: source.status });
+    }
     if (isNoop(source)) throw new ConflictError(`Request ${source.id} changed nothing (the subject was already erased); act on the earlier request`, { requestId: source.id });
+  }
+
+  /** Erasures of a subject are undone last in, first out: every later one must have been fully restored. */
+  private async assertNewestInForce(source: StoredRequest): Promise<void> {
+    const later = await laterInForce(this.requireStore(), source);
+    const purged = later.find((r) => r.body.purgedAt);
+    if (purged) {
+      throw new WindowClosedError(`Request ${source.id} cannot be restored: the later ${purged.type} request ${purged.id} of the same subject was purged and cannot be undone`, {
+        requestId: source.id,
+        laterRequestId: purged.id,
+      });
+    }
+    if (later.length) {
+      throw new ConflictError(`Request ${source.id} cannot be restored while the later ${later[0].type} request ${later[0].id} of the same subject stands; restore that one first`, {
+        requestId: source.id,
+        laterRequestId: later[0].id,
+      });
+    }
   }
 
   private recoveryDeadline(source: StoredRequest): number {

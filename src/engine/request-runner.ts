@@ -1,11 +1,12 @@
 import type { DataSource } from 'typeorm';
-import { CancelledError, NotFoundError, OperationError } from '../errors.js';
+import { CancelledError, ConflictError, NotFoundError, OperationError, PrivacyEngineError } from '../errors.js';
 import type { RequestStore, StoredRequest } from '../db/request-store.js';
 import { SubjectStates } from '../db/subject-states.js';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
 import { anonymizePlan } from '../operations/anonymize.js';
 import { deletePlan } from '../operations/delete.js';
 import { runErasure } from '../operations/erase.js';
+import { isInForce, laterInForce, subjectErasures } from '../operations/erasure-stack.js';
 import { runExport } from '../operations/export.js';
 import { type OperationContext, tagStep } from '../operations/operation-context.js';
 import { runPurge } from '../operations/purge.js';
@@ -32,6 +33,8 @@ export interface RequestRunnerDeps {
   clock: ClockPort;
   logger: Logger;
   locator: SubjectLocator;
+  /** Keys the digests an erasure keeps of the values it wrote (keys port, purpose 'erasure-digest'). */
+  digestKey: Buffer;
 }
 
 /** Runs queued requests: claims each, dispatches it to its operation, and records how it ended. */
@@ -76,25 +79,29 @@ export class RequestRunner {
   }
 
   private async dispatch(request: StoredRequest): Promise<object> {
-    const { map, store, subjectStates, locator } = this.deps;
+    const { map, store, locator } = this.deps;
     switch (request.type) {
       case 'export':
         return this.runExport(request, await locator.locate(request.subjectId, request.tenantId ?? undefined));
       case 'anonymize':
       case 'delete': {
-        const state = await subjectStates.get(SubjectStates.key(map.subject.name, request.tenantId, request.subjectId));
-        const already = state && (request.type === 'anonymize' || state.state === 'deleted') && state.requestId !== request.id;
-        if (already) return { receipt: { requestId: request.id, operation: request.type, subject: { type: map.subject.name, id: request.subjectId }, alreadyErasedBy: state.requestId } };
+        // Erasures stack: what an earlier erasure still standing wrote or hid is not new, so this one leaves it alone.
+        const earlier = (await subjectErasures(store, request)).filter((r) => r.id !== request.id && isInForce(r)).map((r) => r.id);
         const subject = await locator.locate(request.subjectId, request.tenantId ?? undefined);
         const plan = request.type === 'anonymize' ? anonymizePlan(map) : deletePlan(map);
-        return runErasure(this.operationContext(request), request.type, plan, subject.id);
+        return runErasure(this.operationContext(request), request.type, plan, subject.id, { digestKey: this.deps.digestKey, earlier });
       }
       case 'restore':
       case 'purge': {
         const sourceId = String(request.body.params?.sourceRequestId);
         const source = await store.get(sourceId);
         if (!source) throw new NotFoundError(`Request ${sourceId} was not found`, { requestId: sourceId });
-        if (request.type === 'restore') return runRestore(this.operationContext(request), source, request.body.params as unknown as RestoreParams);
+        if (request.type === 'restore') {
+          // Checked when it was asked for; checked again in case a later erasure slipped in before this ran.
+          const [later] = await laterInForce(store, source);
+          if (later) throw new ConflictError(`Request ${source.id} cannot be restored while the later ${later.type} request ${later.id} of the same subject stands; restore that one first`, { requestId: source.id, laterRequestId: later.id });
+          return runRestore(this.operationContext(request), source, request.body.params as unknown as RestoreParams);
+        }
         return runPurge(this.operationContext(request), source, Boolean(request.body.params?.force));
       }
     }

@@ -4,7 +4,8 @@ import { SubjectStates } from '../db/subject-states.js';
 import { hydrateRow } from '../db/hydrate.js';
 import { countSubjectRows, primaryKeyOf, readSubjectPage, readSubjectRows } from '../db/subject-rows.js';
 import type { ProviderSubject } from '../metadata/declarations.js';
-import { type ErasureStep, hidePage, redactPage, redactedFields, removePage } from './erasure-steps.js';
+import { type ErasureStep, childrenFirst, hidePage, redactPage, redactedFields, removePage } from './erasure-steps.js';
+import { ErasureCoverage, digestBatch } from './erasure-coverage.js';
 import { type OperationContext, addReview, saveCheckpoint, tagStep, withStep } from './operation-context.js';
 import { verifyErasure, type VerificationResult } from './verify.js';
 import { type SharedRows, flagSharedRows } from './shared-rows.js';
@@ -42,8 +43,18 @@ export interface ErasureReceipt {
   providers: Array<{ name: string; category: string; status: 'done' | 'manual action required'; affected?: number }>;
   verification: VerificationResult;
   recoveryDeadline: string;
-  /** Set when the subject was already erased by an earlier request, and nothing was done. */
+  /** Earlier erasures of the subject still standing: what they wrote or hid was left alone, only what is new was erased. */
+  stackedOn: string[];
+  /** Only on receipts written by earlier versions, when the subject was already erased and nothing was done. */
   alreadyErasedBy?: string;
+}
+
+/** What a later erasure needs to tell new personal data from what earlier erasures already wrote. */
+export interface ErasureStack {
+  /** Keys the digests of written values (keys port, purpose 'erasure-digest'). */
+  digestKey: Buffer;
+  /** Ids of the subject's earlier erasures still standing. */
+  earlier: string[];
 }
 
 const ACTION_NAMES = { redact: 'anonymized', hide: 'hidden', remove: 'removed' } as const;
@@ -53,8 +64,10 @@ const ACTION_NAMES = { redact: 'anonymized', hide: 'hidden', remove: 'removed' }
  * the checkpoint — commits in one transaction, so a worker that dies resumes exactly after the last
  * committed batch and never redacts a row twice.
  */
-export async function runErasure(ctx: OperationContext, operation: ErasureOperation, steps: ErasureStep[], subjectId: unknown): Promise<{ receipt: ErasureReceipt }> {
+export async function runErasure(ctx: OperationContext, operation: ErasureOperation, steps: ErasureStep[], subjectId: unknown, stack: ErasureStack): Promise<{ receipt: ErasureReceipt }> {
   const { dataSource, map, request } = ctx;
+  const order = childrenFirst(map).map((e) => e.name);
+  const coverage = new ErasureCoverage(dataSource, ctx.vault, stack.digestKey, subjectId, stack.earlier, order);
   const review: ReviewItem[] = [...request.body.review];
   const saved = request.body.checkpoint as ErasureCheckpoint | undefined;
   const cp: ErasureCheckpoint = saved ?? { step: 0, after: null, seq: 1, done: 0, total: 0, counts: {}, probed: false, providersDone: [] };
@@ -66,7 +79,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
 
   if (!cp.probed) {
     // The subject's identifying values, sealed in the vault before anything changes: the verification pass looks for them later.
-    const probe = await identifyingValues(ctx, subjectId);
+    const probe = await identifyingValues(ctx, subjectId, new ErasureCoverage(dataSource, ctx.vault, stack.digestKey, subjectId, stack.earlier, order));
     await dataSource.transaction(async (tx) => {
       await ctx.vault.append(tx, request.id, cp.seq, 'redact', { e: '__probe__', values: probe }, ctx.now().getTime());
       cp.seq++;
@@ -93,8 +106,13 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
           let changed = 0;
           let fields: string[] = [];
           if (action === 'redact') {
-            const result = await redactPage(tx, dataSource, entity, rows);
-            if (result.payload.rows.length) await ctx.vault.append(tx, request.id, cp.seq, 'redact', result.payload, now.getTime());
+            const skip = coverage.empty ? undefined : await coverage.skipper(entity, rows, { executor: tx });
+            const result = await redactPage(tx, dataSource, entity, rows, skip);
+            if (result.payload.rows.length) {
+              await ctx.vault.append(tx, request.id, cp.seq, 'redact', result.payload, now.getTime());
+              // What this batch wrote, digested, so that a later erasure leaves it alone.
+              await ctx.vault.append(tx, request.id, cp.seq, 'digest', await digestBatch(tx, dataSource, entity, result.updates, stack.digestKey), now.getTime());
+            }
             changed = result.payload.rows.length;
             fields = [...result.fields];
           } else if (action === 'hide') {
@@ -166,6 +184,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
       providers,
       verification,
       recoveryDeadline: new Date(completedAt.getTime() + ctx.recoveryWindowMs).toISOString(),
+      stackedOn: stack.earlier,
     },
   };
 }
@@ -175,7 +194,9 @@ function columnsFor({ entity, action }: ErasureStep) {
   if (action === 'hide') return [entity.deleteDateColumn!];
   if (action === 'remove') return [];
   const fields = redactedFields(entity);
-  return fields.some((f) => typeof f.redaction!.strategy === 'function') ? undefined : fields.map((f) => f.column);
+  const columns = (fields.some((f) => typeof f.redaction!.strategy === 'function') ? entity.fields : fields).map((f) => f.column);
+  // A row an earlier delete hid is left alone while it stays hidden: the delete-date column tells.
+  return entity.deleteDateColumn && !columns.includes(entity.deleteDateColumn) ? [...columns, entity.deleteDateColumn] : columns;
 }
 
 /** What the vault keeps of a redacted page is read as the database renders it, so restore is exact. */
@@ -183,14 +204,23 @@ function renderedFor({ entity, action }: ErasureStep) {
   return action === 'redact' ? redactedFields(entity).map((f) => f.column) : undefined;
 }
 
-/** The subject's own identifying values (email, phone, names), as stored, for the verification pass. */
-async function identifyingValues(ctx: OperationContext, subjectId: unknown): Promise<string[]> {
+/**
+ * The subject's own identifying values (email, phone, names), as stored, for the verification pass; values an
+ * earlier erasure wrote are not the subject's and are left out.
+ */
+async function identifyingValues(ctx: OperationContext, subjectId: unknown, coverage: ErasureCoverage): Promise<string[]> {
   const subject = ctx.map.subject;
   const fields = subject.fields.filter((f) => f.redaction?.identifying);
   if (fields.length === 0) return [];
-  const [row] = await readSubjectPage(ctx.dataSource, subject, subjectId, { batchSize: 1 });
+  const columns = subject.deleteDateColumn ? [...subject.fields.map((f) => f.column), subject.deleteDateColumn] : undefined;
+  const [row] = await readSubjectPage(ctx.dataSource, subject, subjectId, { batchSize: 1, columns });
   if (!row) return [];
-  return fields.map((f) => row[f.column.databaseName]).filter((v): v is string => typeof v === 'string' && v.length > 0);
+  // A hidden subject row still holds the subject's values: they are searched for, unlike values an erasure wrote.
+  const skip = coverage.empty ? () => false : await coverage.skipper(subject, [row], { hiddenRows: false });
+  return fields
+    .filter((f) => !skip(row, f.column.databaseName))
+    .map((f) => row[f.column.databaseName])
+    .filter((v): v is string => typeof v === 'string' && v.length > 0);
 }
 
 /** Retained categories with their legal basis and, where the host gave a rule, the latest retention date. */

@@ -54,10 +54,17 @@ export interface HidePayload { e: string; keys: unknown[][] }
 export interface RemovePayload { e: string; cols: string[]; rows: unknown[][]; junctions: Array<{ table: string; cols: string[]; fk: string[]; rows: unknown[][] }> }
 
 /**
- * Redacts a page of rows; returns the originals of what changed (for the vault) and the fields touched.
- * Rows read without the redacted columns rendered (`readSubjectPage`'s `rendered`) have them read here.
+ * Redacts a page of rows; returns the originals of what changed (for the vault), the fields touched and the values
+ * written. Rows read without the redacted columns rendered (`readSubjectPage`'s `rendered`) have them read here.
  */
-export async function redactPage(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, rows: RawRow[]): Promise<{ payload: RedactPayload; fields: Set<string> }> {
+export async function redactPage(
+  executor: SqlExecutor,
+  dataSource: DataSource,
+  entity: ResolvedEntity,
+  rows: RawRow[],
+  /** Leaves a field as it is (what an earlier erasure still standing wrote there). */
+  skip?: (row: RawRow, column: string) => boolean,
+): Promise<{ payload: RedactPayload; fields: Set<string>; updates: RowUpdate[] }> {
   const driver = dataSource.driver;
   const fields = redactedFields(entity);
   const originalsOf = await renderedOriginals(executor, dataSource, entity, rows, fields.map((f) => f.column));
@@ -72,7 +79,7 @@ export async function redactPage(executor: SqlExecutor, dataSource: DataSource, 
     const originals: Record<string, unknown> = {};
     for (const f of fields) {
       const raw = row[f.column.databaseName];
-      if (raw === null || raw === undefined) continue;
+      if (raw === null || raw === undefined || skip?.(row, f.column.databaseName)) continue;
       const next = withStepSync({ step: 'redact', entity: entity.name, column: f.column.databaseName }, () =>
         f.redaction!.apply(needsRow ? hydrated[f.name] : hydrateValue(dataSource, f.column, raw), hydrated),
       );
@@ -86,7 +93,7 @@ export async function redactPage(executor: SqlExecutor, dataSource: DataSource, 
     payload.rows.push([key.map(encodeRaw), originals]);
   }
   await updateRows(executor, dataSource, entity.metadata.tablePath, entity.primaryKey, fields.map((f) => f.column), updates);
-  return { payload, fields: touched };
+  return { payload, fields: touched, updates };
 }
 
 /** The rendered originals of the page's rows: from the page itself, or read by key when it lacks them. */

@@ -1,4 +1,4 @@
-import { SubjectStates } from '../db/subject-states.js';
+import { refreshSubjectState } from './erasure-stack.js';
 import type { ReviewItem } from '../request.js';
 import type { StoredRequest } from '../db/request-store.js';
 import type { ResolvedEntity } from '../metadata/data-map.js';
@@ -58,24 +58,15 @@ export async function runRestore(ctx: OperationContext, source: StoredRequest, p
   const now = ctx.now().getTime();
   await dataSource.transaction(async (tx) => {
     if (!partial) {
-      // The data is back: the erasure no longer applies to the subject, and its originals need no keeping.
-      const key = SubjectStates.key(map.subject.name, source.tenantId, source.subjectId);
-      const state = await ctx.subjectStates.get(key);
-      if (state?.requestId === source.id) {
-        // An earlier erasure that is still in force (e.g. the anonymize a restored delete followed) takes over again.
-        const history = await ctx.store.list({ subjectType: source.subjectType, subjectId: source.subjectId, tenantId: source.tenantId, status: 'completed' });
-        const earlier = history.find(
-          (r) => r.id !== source.id && (r.type === 'anonymize' || r.type === 'delete') && !r.body.restoredAt && !r.body.purgedAt && !(r.body.outcome as { receipt?: { alreadyErasedBy?: string } })?.receipt?.alreadyErasedBy,
-        );
-        await ctx.subjectStates.set(tx, key, earlier ? (earlier.type === 'anonymize' ? 'anonymized' : 'deleted') : null, earlier?.id ?? source.id, now);
-      }
+      // The data is back: the erasure no longer applies, and the newest erasure still standing (if any) sets the state.
+      await refreshSubjectState(tx, ctx.store, ctx.subjectStates, source, now, source.id);
       await ctx.store.update(source.id, { body: { restoredAt: now, restoredBy: request.id } }, now, undefined, tx);
     }
     await saveCheckpoint(ctx, tx, { ...cp }, {}, { review });
   });
   if (!partial) {
     await ctx.vault.shred(source.id);
-    await ctx.vault.deleteEntries(source.id, ['redact', 'remove', 'hide']);
+    await ctx.vault.deleteEntries(source.id, ['redact', 'remove', 'hide', 'digest']);
   }
   return { sourceRequestId: source.id, partial, restored: cp.restored, providers };
 }

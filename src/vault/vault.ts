@@ -8,9 +8,12 @@ import { open, seal } from './aes-gcm.js';
 /**
  * What a vault entry holds. `redact` and `remove` entries keep original values and are encrypted;
  * `hide` entries list the ids of soft-deleted rows only, in plain text, so purge can destroy the key
- * first and still find the rows to remove.
+ * first and still find the rows to remove. `digest` entries hold keyed digests of the values an erasure wrote
+ * (plain text, kept after a purge) so that a later erasure can tell them from new personal data.
  */
-export type VaultEntryKind = 'redact' | 'remove' | 'hide';
+export type VaultEntryKind = 'redact' | 'remove' | 'hide' | 'digest';
+/** Kinds stored in plain text: they hold keys and keyed digests of redacted values, never originals. */
+const PLAIN_KINDS: readonly VaultEntryKind[] = ['hide', 'digest'];
 const KEY_KIND = 'key';
 
 export interface VaultEntry {
@@ -48,7 +51,7 @@ export class Vault {
   /** Appends one entry (one batch of rows) inside the caller's transaction. */
   async append(executor: SqlExecutor, requestId: string, seq: number, kind: VaultEntryKind, payload: unknown, now: number): Promise<void> {
     const plain = Buffer.from(JSON.stringify(payload), 'utf8');
-    const body = kind === 'hide' ? plain : withKey(await this.dataKey(executor, requestId, now), (key) => seal(key, plain, `${requestId}:${seq}`));
+    const body = PLAIN_KINDS.includes(kind) ? plain : withKey(await this.dataKey(executor, requestId, now), (key) => seal(key, plain, `${requestId}:${seq}`));
     await this.insert(executor, requestId, kind, seq, body, now);
   }
 
@@ -70,7 +73,7 @@ export class Vault {
       const seq = Number(rows[0].seq);
       const kind = rows[0].kind as VaultEntryKind;
       const raw = toBuffer(rows[0].payload);
-      const plain = kind === 'hide' ? raw : withKey(await this.dataKey(this.dataSource, requestId, 0, false), (key) => decrypt(key, raw, `${requestId}:${seq}`));
+      const plain = PLAIN_KINDS.includes(kind) ? raw : withKey(await this.dataKey(this.dataSource, requestId, 0, false), (key) => decrypt(key, raw, `${requestId}:${seq}`));
       yield { seq, kind, payload: JSON.parse(plain.toString('utf8')) };
       cursor = seq;
     }
