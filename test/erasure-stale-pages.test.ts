@@ -22,8 +22,8 @@ vi.mock('../src/db/subject-rows.js', async (importOriginal) => {
     readSubjectPage: async (...args: Parameters<typeof original.readSubjectPage>) => {
       const rows = await original.readSubjectPage(...args);
       const [, entity, , options] = args;
-      // The batch loop's reads only (they name their columns); not the probe of identifying values.
-      if (hook.afterPageRead && options.columns && rows.length > 0) await hook.afterPageRead(entity.name);
+      // The batch loop's reads only (they lock their rows); not the probe of identifying values or other look-ups.
+      if (hook.afterPageRead && options.lock && rows.length > 0) await hook.afterPageRead(entity.name);
       return rows;
     },
   };

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { CancelledError, ConflictError, NotFoundError, OperationError, PrivacyEngineError } from '../errors.js';
+import { CancelledError, ConflictError, NotFoundError, OperationError } from '../errors.js';
 import type { RequestStore, StoredRequest } from '../db/request-store.js';
 import { SubjectStates } from '../db/subject-states.js';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
