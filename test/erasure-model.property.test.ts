@@ -626,7 +626,18 @@ class PurgeCmd implements Cmd {
     const e = subject.erasures[this.pick % subject.erasures.length];
     const step = `${this.toString()} = purge of ${label(m, e.id)}`;
     const result = await settle(engine, () => engine.purge({ requestId: e.id, actor: admin, force: true }));
-    const reason = e.noop ? 'it changed nothing' : e.status === 'restored' ? 'it was restored' : e.status === 'purged' ? 'it was purged already' : null;
+    // Rows a later erasure still standing removed may need a parent this erasure hid: that one goes (or comes back) first.
+    const later = subject.erasures.slice(subject.erasures.indexOf(e) + 1);
+    const blocked = e.effects.some((f) => f.kind === 'hide') && later.some((x) => inForce(x) && x.effects.some((f) => f.kind === 'remove'));
+    const reason = e.noop
+      ? 'it changed nothing'
+      : e.status === 'restored'
+        ? 'it was restored'
+        : e.status === 'purged'
+          ? 'it was purged already'
+          : blocked
+            ? 'a later erasure still standing removed rows that may need rows it hid'
+            : null;
     if (reason) {
       expectRefusal(result, ['CONFLICT'], step, reason);
       const after = await dump(ds);
@@ -636,20 +647,18 @@ class PurgeCmd implements Cmd {
     const done = expectCompleted(result, step);
     if ((done.outcome as { keyDestroyed?: boolean } | undefined)?.keyDestroyed !== true) throw new Error(`${step}: outcome.keyDestroyed is not true`);
 
-    // Rows it hid and that are still hidden go for good, children first; a row kept rows still reference (or
-    // rows another erasure in force can restore) stays hidden with every personal column emptied.
+    // Rows it hid and that are still hidden go for good, children first; a row kept rows still reference stays
+    // hidden with every personal column emptied. (Rows a later erasure removed cannot need them: such a purge is
+    // refused above; earlier erasures can no longer be restored once a later one is purged.)
     const expected = unchanged(m, 'a purge changes nothing else');
     const hidden = e.effects.filter((f) => f.kind === 'hide' && !f.restored && m.rows.has(rowId(f.t, f.key)) && isHidden(m.rows.get(rowId(f.t, f.key))!));
     hidden.sort((a, b) => TABLE_ORDER.indexOf(a.t) - TABLE_ORDER.indexOf(b.t));
-    // Rows another erasure removed and can still put back count as references too: they need their parent.
-    const vaulted = subject.erasures.filter((x) => x !== e && inForce(x)).flatMap((x) => x.effects.filter((f) => f.kind === 'remove' && !f.restored));
     const gone = new Set<string>();
     for (const f of hidden) {
       const id = rowId(f.t, f.key);
       const referenced =
         f.t === 'person' &&
-        (CHILD_TABLES.some((t) => rowsOf(m, this.s, t).some((r) => !gone.has(rowId(t, r.key)) && r.cells[PERSON_FK] === f.key)) ||
-          vaulted.some((v) => v.snapshot![PERSON_FK] === f.key));
+        CHILD_TABLES.some((t) => rowsOf(m, this.s, t).some((r) => !gone.has(rowId(t, r.key)) && r.cells[PERSON_FK] === f.key));
       if (referenced) {
         for (const col of Object.keys(TABLES[f.t].personal)) expected.rows.get(id)!.rules[col] = { kind: 'nonToken', why: `purge of ${label(m, e.id)}: a kept row references it, so it is emptied` };
       } else {

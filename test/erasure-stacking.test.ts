@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { PrivacyEngine, createLocalStorage, type Actor, type PrivacyRequest } from '../src/index.js';
 import { describeEachDatabase } from './support/databases.js';
 import { allTextValues, dumpTables } from './support/table-dump.js';
-import { Activity, Contact, crmEntities } from './fixtures/crm.js';
+import { Activity, Contact, LeadScore, crmEntities } from './fixtures/crm.js';
 import { seedContact } from './fixtures/crm-seed.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -234,5 +234,25 @@ describeEachDatabase('stacked erasures of one subject', (db) => {
     await engine.waitForRequest(next[0].id);
     const text = (await allTextValues(ds)).join('\n');
     for (const value of ['tokstkH08@mail.example', 'FirsttokstkH08', 'LasttokstkH08', 'later body tokstkH08new', 'nick-tokstkH08']) expect(text).not.toContain(value);
+  });
+
+  it('refuses to purge an erasure that hid rows while a later one that removed rows stands, naming it; purged newest first, both go', async () => {
+    const seeded = await seedContact(ds, 'org-a', 'tokstkP09');
+    const d1 = await run(engine.delete({ subjectId: seeded.contact.id, actor: admin }));
+    // A row added after D1 that points at the contact D1 hid; D2 removes it, and restoring D2 would need the contact.
+    await ds.getRepository(LeadScore).save({ score: 5, reason: 'later tokstkP09new', contact: seeded.contact });
+    const d2 = await run(engine.delete({ subjectId: seeded.contact.id, actor: admin }));
+
+    const error = await engine.purge({ requestId: d1.id, actor: admin, force: true }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'CONFLICT', details: { requestId: d1.id, laterRequestId: d2.id } });
+    expect((error as Error).message).toContain(d2.id);
+
+    await run(engine.purge({ requestId: d2.id, actor: admin, force: true }));
+    await run(engine.purge({ requestId: d1.id, actor: admin, force: true }));
+    // Kept activities still point at the contact: it stays hidden with its personal columns emptied.
+    expect(await ds.getRepository(Contact).findOne({ where: { id: seeded.contact.id } })).toBeNull();
+    expect(await ds.getRepository(LeadScore).count({ where: { reason: 'later tokstkP09new' } })).toBe(0);
+    const text = (await allTextValues(ds)).join('\n');
+    for (const value of ['tokstkP09@mail.example', 'later tokstkP09new']) expect(text).not.toContain(value);
   });
 });

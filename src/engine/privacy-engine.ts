@@ -11,7 +11,7 @@ import { buildDataMap } from '../metadata/builder.js';
 import { type DataMapJson, type ResolvedDataMap, dataMapToJson } from '../metadata/data-map.js';
 import type { CategoryDefinition, DataCategoryProvider, ProviderRegistration } from '../metadata/declarations.js';
 import type { RestoreParams } from '../operations/restore.js';
-import { isErasure, isNoop, laterInForce } from '../operations/erasure-stack.js';
+import { erasedRows, isErasure, isNoop, laterInForce } from '../operations/erasure-stack.js';
 import type { ClockPort } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { KeysPort } from '../ports/keys.js';
@@ -422,6 +422,17 @@ export class PrivacyEngine {
     this.assertErasure(source);
     if (source.body.purgedAt) throw new ConflictError(`Request ${source.id} has already been purged`, { requestId: source.id });
     if (source.body.restoredAt) throw new ConflictError(`Request ${source.id} was restored; there is nothing to purge`, { requestId: source.id });
+    if (erasedRows(source, 'hidden') > 0) {
+      // Rows a later erasure removed may reference rows this one hid: removing those now would leave the later
+      // erasure unable to put its rows back. The later one is purged (or restored) first.
+      const blocking = (await laterInForce(this.requireStore(), source)).find((later) => !later.body.purgedAt && erasedRows(later, 'removed') > 0);
+      if (blocking) {
+        throw new ConflictError(`Request ${source.id} cannot be purged while the later ${blocking.type} request ${blocking.id} of the same subject stands: purge or restore it first`, {
+          requestId: source.id,
+          laterRequestId: blocking.id,
+        });
+      }
+    }
     const deadline = this.recoveryDeadline(source);
     const early = this.clock.now().getTime() < deadline;
     if (early && !force) {

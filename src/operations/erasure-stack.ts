@@ -29,6 +29,12 @@ export function isInForce(request: StoredRequest): boolean {
   return (request.status === 'failed' || request.status === 'cancelled') && hasCommittedWork(request);
 }
 
+/** Rows an erasure hid or removed so far, from its checkpoint (present whether it completed, failed or was cancelled). */
+export function erasedRows(request: StoredRequest, action: 'hidden' | 'removed'): number {
+  const counts = (request.body.checkpoint as { counts?: Record<string, { action: string; rows: number }> } | undefined)?.counts ?? {};
+  return Object.values(counts).reduce((sum, c) => sum + (c.action === action ? c.rows : 0), 0);
+}
+
 /** Every anonymize and delete request of the request's subject, newest first. */
 export async function subjectErasures(store: RequestStore, of: Pick<StoredRequest, 'subjectType' | 'subjectId' | 'tenantId'>): Promise<StoredRequest[]> {
   const filter = { subjectType: of.subjectType, subjectId: of.subjectId, tenantId: of.tenantId, limit: 1000 };
