@@ -55,7 +55,8 @@ describeEachDatabase('request errors name the step, entity and column, never a v
     expect(JSON.stringify(logged)).not.toContain('secret-value');
   });
 
-  it.skipIf(db.kind === 'sqlite')('a database error in a batch fails the request with INTERNAL naming the step and entity', async () => {
+  // SQLite does not enforce column lengths, so the failing write exists on PostgreSQL and MariaDB only.
+  if (db.kind !== 'sqlite') it('a database error in a batch fails the request with INTERNAL naming the step and entity', async () => {
     await ds.getRepository(Customer).clear();
     const customer = await ds.getRepository(Customer).save({ org: 'org-a', email: 'other@mail.example', code: 'abc' });
     const done = await engine.waitForRequest((await engine.anonymize({ subjectId: customer.id, actor: admin })).id);
