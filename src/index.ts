@@ -47,4 +47,5 @@ export {
 export type { ClockPort, KeysPort, QueuePort, QueueJob, QueueHandler, StoragePort, StoredObjectInfo } from './ports/index.js';
 export { createInProcessQueue, type InProcessQueueOptions } from './adapters/in-process-queue.js';
 export { createLocalStorage, type LocalStorageOptions } from './adapters/local-storage.js';
+export { createMemoryStorage } from './adapters/memory-storage.js';
 export { createSecretKeys, type SecretKeysOptions } from './adapters/secret-keys.js';
