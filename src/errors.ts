@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'METADATA'
   | 'ADAPTER'
   | 'WINDOW_CLOSED'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  | 'INTEGRITY';
 
 export class PrivacyEngineError extends Error {
   readonly code: ErrorCode;
@@ -97,5 +98,12 @@ export class WindowClosedError extends PrivacyEngineError {
 export class CancelledError extends PrivacyEngineError {
   constructor(message: string, details?: Record<string, unknown>) {
     super('CANCELLED', message, { details });
+  }
+}
+
+/** Stored data failed authentication: tampered, truncated, reordered, or not made with this key. */
+export class IntegrityError extends PrivacyEngineError {
+  constructor(message: string, details?: Record<string, unknown>, cause?: unknown) {
+    super('INTEGRITY', message, { details, cause });
   }
 }
