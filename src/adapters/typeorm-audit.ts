@@ -21,6 +21,18 @@ const optionsSchema = z.object({ dataSource: z.any(), table: z.string().regex(/^
 
 const MAX_ATTEMPTS = 50;
 
+/**
+ * Appends queue per DataSource and lock key, shared by every adapter instance in this process: per tenant and
+ * table on servers, and one queue for all of SQLite, whose single connection cannot hold two transactions at once.
+ */
+const appendQueues = new WeakMap<DataSource, Map<string, Promise<unknown>>>();
+
+function queueFor(dataSource: DataSource): Map<string, Promise<unknown>> {
+  let queues = appendQueues.get(dataSource);
+  if (!queues) appendQueues.set(dataSource, (queues = new Map()));
+  return queues;
+}
+
 interface Row {
   seq: string | number;
   at: string | number;
@@ -71,8 +83,9 @@ export function createTypeormAudit(options: TypeormAuditOptions): TypeormAudit {
   const H = sql.table(heads);
   const columns = ['tenant_id', 'seq', 'at', 'actor_id', 'action', 'request_id', 'subject_type', 'subject_id', 'subject_hash', 'details', 'prev_hash', 'hash'];
   let ready: Promise<void> | undefined;
-  // Appends from this process queue per tenant; the head's compare-and-set covers other processes.
-  const queues = new Map<string, Promise<unknown>>();
+  // Appends from this process queue up; the head's compare-and-set covers other processes.
+  const queues = queueFor(dataSource);
+  const lockKey = (tenantId: string) => (sql.dialect === 'sqlite' ? '*' : `${entries}\u0000${tenantId}`);
 
   const ensureTables = () =>
     (ready ??= (async () => {
@@ -198,15 +211,16 @@ export function createTypeormAudit(options: TypeormAuditOptions): TypeormAudit {
     ensureTables,
     async append(tenantId, seal) {
       await ensureTables();
-      const previous = queues.get(tenantId) ?? Promise.resolve();
+      const key = lockKey(tenantId);
+      const previous = queues.get(key) ?? Promise.resolve();
       const next = previous.catch(() => {}).then(() => appendNow(tenantId, seal));
-      queues.set(tenantId, next);
+      queues.set(key, next);
       try {
         return await next;
       } catch (cause) {
         throw cause instanceof AdapterError || cause instanceof ValidationError ? cause : new AdapterError('typeorm-audit', 'Could not append to the audit trail', cause);
       } finally {
-        if (queues.get(tenantId) === next) queues.delete(tenantId);
+        if (queues.get(key) === next) queues.delete(key);
       }
     },
     async list(tenantId, { afterSeq = 0, limit }) {
