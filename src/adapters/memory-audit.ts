@@ -1,3 +1,4 @@
+import { assertFollows } from '../audit/chain.js';
 import type { AuditHead, AuditPort, AuditRecord } from '../ports/audit.js';
 
 export interface MemoryAudit extends AuditPort {
@@ -24,6 +25,7 @@ export function createMemoryAudit(): MemoryAudit {
     async append(tenantId, seal) {
       const chain = chainOf(tenantId);
       const record = copy(seal(chain.head));
+      assertFollows(tenantId, chain.head, record);
       chain.records.push(record);
       chain.head = { seq: record.seq, hash: record.hash };
       return copy(record);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { sqlOf } from '../db/dialect.js';
 import { AdapterError, ValidationError } from '../errors.js';
 import type { AuditHead, AuditPort, AuditRecord } from '../ports/audit.js';
+import { assertFollows } from '../audit/chain.js';
 
 export interface TypeormAuditOptions {
   dataSource: DataSource;
@@ -198,7 +199,7 @@ export function createTypeormAudit(options: TypeormAuditOptions): TypeormAudit {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const head = await readHead(tenantId);
       const record = seal(head);
-      if (record.tenantId !== tenantId) throw new ValidationError('an audit record must belong to the chain it is appended to', [{ path: 'tenantId', message: 'mismatch' }]);
+      assertFollows(tenantId, head, record);
       if (await tryAppend(tenantId, head, record)) return record;
       await sleep(Math.floor(Math.random() * 5 * attempt));
     }

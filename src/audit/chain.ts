@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { ValidationError } from '../errors.js';
 import type { AuditEntry, AuditHead, AuditRecord } from '../ports/audit.js';
 
 /** The `prevHash` of a tenant's first record. */
@@ -50,4 +51,12 @@ export function sealRecord(head: AuditHead | null, entry: Omit<AuditEntry, 'seq'
  */
 export function keyedSubjectHash(key: Buffer, value: string): string {
   return createHmac('sha256', key).update(value.normalize('NFC')).digest('hex');
+}
+
+/** Adapters check what `seal` returned: a record that does not follow the head would fork the chain. */
+export function assertFollows(tenantId: string, head: AuditHead | null, record: AuditRecord): void {
+  const follows = record.tenantId === tenantId && record.seq === (head?.seq ?? 0) + 1 && record.prevHash === (head?.hash ?? GENESIS_HASH);
+  if (!follows) {
+    throw new ValidationError('an audit record must follow the head of the chain it is appended to', [{ path: 'seq', message: 'does not follow the head' }]);
+  }
 }

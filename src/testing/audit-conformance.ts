@@ -159,6 +159,19 @@ export function auditConformance(name: string, create: () => Promise<AuditUnderT
       await port.close?.();
     });
 
+    it('refuses a sealed record that does not follow the head, leaving the chain as it was', async () => {
+      const { port, trail, clock } = await setup();
+      const [first] = await fill(trail, clock, 't', 2);
+      const stale = { seq: first.seq, hash: first.hash };
+      const code = await port
+        .append('t', () => sealRecord(stale, { at: clock.now(), tenantId: 't', actorId: 'a', action: 'request.started', details: {} }))
+        .then(() => undefined, (error) => error?.code);
+      expect(code).toBe('VALIDATION');
+      expect((await port.list('t', { limit: 10 })).map((record) => record.seq)).toEqual([1, 2]);
+      expect((await trail.verify({ tenantId: 't' })).ok).toBe(true);
+      await port.close?.();
+    });
+
     describe(`tamper detection: ${name}`, () => {
       const tampered = async (change: (records: AuditRecord[]) => AuditRecord[]) => {
         const { port, tamper, trail, clock } = await setup();

@@ -1,6 +1,7 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAuditTrail, createTypeormAudit } from '../../src/index.js';
+import { sealRecord } from '../../src/audit/chain.js';
 import { sqlOf } from '../../src/db/dialect.js';
 import type { AuditRecord } from '../../src/ports/audit.js';
 import { auditConformance } from '../../src/testing/index.js';
@@ -72,6 +73,45 @@ describeEachDatabase('audit table adapter', (db) => {
         expect(await trails[0].verify({ tenantId: 'org' })).toEqual({ ok: true, tenantId: 'org', checked: 30, problems: [] });
       } finally {
         for (const connection of connections) if (connection.isInitialized) await connection.destroy();
+      }
+    });
+
+    it('re-reads the head and retries when another connection appended between its read and its write', async () => {
+      const { options } = await db.createDatabase();
+      const [a, b] = [new DataSource({ ...options, entities: [] } as DataSourceOptions), new DataSource({ ...options, entities: [] } as DataSourceOptions)];
+      try {
+        await a.initialize();
+        await b.initialize();
+        const [portA, portB] = [createTypeormAudit({ dataSource: a, table: 'audit_race' }), createTypeormAudit({ dataSource: b, table: 'audit_race' })];
+        await portA.ensureTables();
+        const [trailA, trailB] = [createAuditTrail({ port: portA }), createAuditTrail({ port: portB })];
+        await trailA.record({ tenantId: 'org', actorId: 'first', action: 'request.submitted' });
+        // Make A's next transaction wait until B has appended: A then holds a stale head.
+        const createQueryRunner = a.createQueryRunner.bind(a);
+        let interfere = true;
+        a.createQueryRunner = (...args: Parameters<DataSource['createQueryRunner']>) => {
+          const runner = createQueryRunner(...args);
+          const startTransaction = runner.startTransaction.bind(runner);
+          runner.startTransaction = async (...startArgs: Parameters<typeof startTransaction>) => {
+            if (interfere) {
+              interfere = false;
+              await trailB.record({ tenantId: 'org', actorId: 'other-process', action: 'request.started' });
+            }
+            return startTransaction(...startArgs);
+          };
+          return runner;
+        };
+        const heads: (number | null)[] = [];
+        const appended = await portA.append('org', (head) => {
+          heads.push(head?.seq ?? null);
+          return sealRecord(head, { at: new Date(), tenantId: 'org', actorId: 'slow', action: 'request.completed', details: {} });
+        });
+        expect(heads).toEqual([1, 2]);
+        expect(appended.seq).toBe(3);
+        expect((await portB.list('org', { limit: 10 })).map((record) => record.actorId)).toEqual(['first', 'other-process', 'slow']);
+        expect((await trailA.verify({ tenantId: 'org' })).ok).toBe(true);
+      } finally {
+        for (const connection of [a, b]) if (connection.isInitialized) await connection.destroy();
       }
     });
 
