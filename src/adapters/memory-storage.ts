@@ -1,5 +1,4 @@
-import type { Readable } from 'node:stream';
-import { Readable as ReadableStream } from 'node:stream';
+import { Readable } from 'node:stream';
 import { AdapterError, NotFoundError } from '../errors.js';
 import type { StoragePort } from '../ports/storage.js';
 
@@ -28,7 +27,7 @@ export function createMemoryStorage(): StoragePort {
       // Served in 64 KiB slices so consumers see a stream, as they would from a file or S3.
       const slices: Buffer[] = [];
       for (let offset = 0; offset < data.length; offset += 65_536) slices.push(data.subarray(offset, offset + 65_536));
-      return ReadableStream.from(slices, { objectMode: false });
+      return Readable.from(slices, { objectMode: false });
     },
     async stat(key) {
       const data = objects.get(key);
