@@ -82,9 +82,13 @@ export async function verifyChain(port: AuditPort, tenantId: string): Promise<Au
     }
   }
 
+  // Set when the record walked last was found edited or moved: the link after it is already explained.
+  let previousFlagged = false;
   const walk = (record: AuditRecord, lastSeq: number) => {
     checked++;
     let explained = false;
+    const afterFlagged = previousFlagged;
+    previousFlagged = false;
     if (hashRecord(record.prevHash, record) !== record.hash) {
       const candidates = [(seqOfHash.get(short(record.prevHash)) ?? Number.NaN) + 1, (seqPointingAt.get(short(record.hash)) ?? Number.NaN) - 1];
       const originalSeq = candidates.find((seq) => Number.isInteger(seq) && seq > 0 && seq !== record.seq && hashRecord(record.prevHash, { ...record, seq }) === record.hash);
@@ -94,6 +98,7 @@ export async function verifyChain(port: AuditPort, tenantId: string): Promise<Au
           : { kind: 'reordered', seq: record.seq, originalSeq, message: `Audit entry ${record.seq} was written as entry ${originalSeq} and moved` },
       );
       flagged.add(record.hash);
+      previousFlagged = true;
       explained = true;
     }
     if (record.seq < expectedSeq) {
@@ -105,7 +110,7 @@ export async function verifyChain(port: AuditPort, tenantId: string): Promise<Au
       problems.push({ kind: 'deleted', seq: expectedSeq, toSeq: record.seq - 1, message: `Audit entries ${expectedSeq}–${record.seq - 1} are missing` });
       explained = true;
     } else if (!explained && expectedPrev !== undefined && record.prevHash !== expectedPrev) {
-      if (!flagged.has(record.prevHash)) {
+      if (!afterFlagged && !flagged.has(record.prevHash)) {
         problems.push({ kind: 'broken-link', seq: record.seq, message: `Audit entry ${record.seq} does not follow the entry before it` });
       }
     } else if (!explained && duplicateSeqs.has(record.seq) && record.seq < lastSeq && !seqPointingAt.has(short(record.hash))) {

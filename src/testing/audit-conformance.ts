@@ -205,6 +205,19 @@ export function auditConformance(name: string, create: () => Promise<AuditUnderT
           ]);
       });
 
+      it('names two entries swapped further apart, and no entry between them', async () => {
+        const result = await tampered((records) => {
+          const moved = records.map((record) => ({ ...record }));
+          [moved[1], moved[4]] = [{ ...records[4], seq: 2 }, { ...records[1], seq: 5 }];
+          return moved;
+        });
+        if (result)
+          expect(shape(result.problems)).toEqual([
+            { kind: 'reordered', seq: 2, originalSeq: 5 },
+            { kind: 'reordered', seq: 5, originalSeq: 2 },
+          ]);
+      });
+
       it('names an inserted entry, even one forged with a valid hash, before or after the genuine one', async () => {
         for (const before of [false, true]) {
           const result = await tampered((records) => {
