@@ -111,7 +111,13 @@ export async function verifyChain(port: AuditPort, tenantId: string): Promise<Au
       explained = true;
     } else if (!explained && expectedPrev !== undefined && record.prevHash !== expectedPrev) {
       if (!afterFlagged && !flagged.has(record.prevHash)) {
-        problems.push({ kind: 'broken-link', seq: record.seq, message: `Audit entry ${record.seq} does not follow the entry before it` });
+        if (!seqPointingAt.has(short(expectedPrev)) && !seqOfHash.has(short(record.prevHash))) {
+          // The entry before is well formed but nothing links to it, and what this entry links to is gone: the
+          // entry before was rewritten, its hash recomputed.
+          problems.push({ kind: 'edited', seq: record.seq - 1, message: `Audit entry ${record.seq - 1} was rewritten after it was written` });
+        } else {
+          problems.push({ kind: 'broken-link', seq: record.seq, message: `Audit entry ${record.seq} does not follow the entry before it` });
+        }
       }
     } else if (!explained && duplicateSeqs.has(record.seq) && record.seq < lastSeq && !seqPointingAt.has(short(record.hash))) {
       // Two entries share this seq; this one is well formed and linked, but no later entry follows it: it was

@@ -188,6 +188,13 @@ export function auditConformance(name: string, create: () => Promise<AuditUnderT
         if (result) expect(shape(result.problems)).toEqual([{ kind: 'edited', seq: 3 }]);
       });
 
+      it('names an entry rewritten with a recomputed hash', async () => {
+        const result = await tampered((records) =>
+          records.map((record) => (record.seq === 3 ? sealRecord({ seq: 2, hash: records[1].hash }, { ...record, actorId: 'someone-else' }) : record)),
+        );
+        if (result) expect(shape(result.problems)).toEqual([{ kind: 'edited', seq: 3 }]);
+      });
+
       it('names a deleted entry', async () => {
         const result = await tampered((records) => records.filter((record) => record.seq !== 3));
         if (result) expect(shape(result.problems)).toEqual([{ kind: 'deleted', seq: 3, toSeq: 3 }]);
