@@ -8,6 +8,7 @@ export default defineConfig({
     'testing/index': 'src/testing/index.ts',
     'http/express': 'src/http/express.ts',
     'adapters/local-storage': 'src/adapters/local-storage.ts',
+    'adapters/s3': 'src/adapters/s3.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'ADAPTER'
   | 'WINDOW_CLOSED'
   | 'CANCELLED'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  | 'INTEGRITY';
 
 export class PrivacyEngineError extends Error {
   readonly code: ErrorCode;
@@ -139,5 +140,12 @@ export class OperationError extends PrivacyEngineError {
     if (column) this.column = column;
     this.causeKind = causeKind;
     if (causeCode) this.causeCode = causeCode;
+  }
+}
+
+/** Stored data failed authentication: tampered, truncated, reordered, or not made with this key. */
+export class IntegrityError extends PrivacyEngineError {
+  constructor(message: string, details?: Record<string, unknown>, cause?: unknown) {
+    super('INTEGRITY', message, { details, cause });
   }
 }

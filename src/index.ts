@@ -42,11 +42,24 @@ export {
   CancelledError,
   OperationError,
   type OperationStep,
+  IntegrityError,
   type ErrorCode,
   type ValidationIssue,
 } from './errors.js';
 
 export type { ClockPort, KeysPort, QueuePort, QueueJob, QueueHandler, StoragePort, StoredObjectInfo } from './ports/index.js';
+export type { AuditPort, AuditEntry, AuditRecord, AuditHead, AuditSubject } from './ports/audit.js';
 export { createInProcessQueue, type InProcessQueueOptions } from './adapters/in-process-queue.js';
 export { createLocalStorage, type LocalStorageOptions } from './adapters/local-storage.js';
+export { createMemoryStorage } from './adapters/memory-storage.js';
 export { createSecretKeys, type SecretKeysOptions } from './adapters/secret-keys.js';
+export { createMemoryAudit, type MemoryAudit } from './adapters/memory-audit.js';
+export { createTypeormAudit, type TypeormAudit, type TypeormAuditOptions } from './adapters/typeorm-audit.js';
+
+// Building blocks for encrypted artifacts, download links and the audit trail (not yet used by PrivacyEngine).
+export { createEncryptStream, createDecryptStream, STREAM_FORMAT_VERSION, type EncryptStreamOptions, type DecryptStreamOptions } from './crypto/stream-aead.js';
+export { encryptForSubject, type AgeDeliveryTarget } from './crypto/age-delivery.js';
+export { signLinkToken, verifyLinkToken, type LinkClaims } from './crypto/link-token.js';
+export { createAuditTrail, type AuditTrail, type AuditTrailOptions, type AuditInput, type PruneOutcome } from './audit/audit-trail.js';
+export { keyedSubjectHash } from './audit/chain.js';
+export type { AuditVerification, AuditProblem, AuditProblemKind } from './audit/verify.js';

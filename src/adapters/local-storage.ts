@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -27,12 +28,15 @@ export function createLocalStorage(options: LocalStorageOptions = {}): StoragePo
     name: 'local',
     async put(key, body) {
       const file = fileFor(key);
-      const partial = `${file}.${process.pid}.${Date.now()}.partial`;
+      // A unique name per write: two concurrent writers of one key must not share a temporary file.
+      const partial = `${file}.${randomUUID()}.partial`;
       try {
         await mkdir(path.dirname(file), { recursive: true });
-        await pipeline(body, createWriteStream(partial, { mode: 0o600 }));
+        const out = createWriteStream(partial, { mode: 0o600 });
+        await pipeline(body, out);
         await rename(partial, file);
-        return { key, size: (await stat(file)).size };
+        // Counted while writing: a concurrent writer of the same key may already have replaced the file.
+        return { key, size: out.bytesWritten };
       } catch (cause) {
         await rm(partial, { force: true });
         throw new AdapterError('local', `Could not write storage object ${key}`, cause);

@@ -1,5 +1,6 @@
 /**
  * Conformance suites for adapters, published for hosts who write their own.
- * The storage suite runs against any StoragePort with the test functions of your runner.
+ * Each suite runs against any adapter of its port with the test functions of your runner.
  */
 export { storageConformance, type ConformanceRunner } from './storage-conformance.js';
+export { auditConformance, type AuditTamper, type AuditUnderTest } from './audit-conformance.js';
