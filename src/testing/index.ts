@@ -1,5 +1,7 @@
 /**
  * Conformance suites for adapters, published for hosts who write their own.
- * The storage suite runs against any StoragePort with the test functions of your runner.
+ * Each runs against any adapter of its port with the test functions of your runner.
  */
 export { storageConformance, type ConformanceRunner } from './storage-conformance.js';
+export { queueConformance, type QueueFactory } from './queue-conformance.js';
+export { notifierConformance, type NotifierUnderTest } from './notifier-conformance.js';

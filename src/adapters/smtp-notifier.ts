@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { AdapterError } from '../errors.js';
+import type { NotifierPort } from '../ports/notifier.js';
+import { parseNotification, renderNotification } from '../notifications/messages.js';
+import { importPeer, parseAdapterInput } from './adapter-options.js';
+
+/** The one nodemailer call this adapter makes, so a host can pass its own transporter (or a test double). */
+export interface MailTransportLike {
+  sendMail(mail: { from: string; to: string[]; subject: string; text: string }): Promise<unknown>;
+  close?(): void;
+}
+
+export interface SmtpNotifierOptions {
+  /** Sender address, e.g. `"Privacy" <privacy@crm.example>`. */
+  from: string;
+  /** SMTP server; ignored when `transport` is given. */
+  host?: string;
+  port?: number;
+  /** TLS from the first byte (port 465); otherwise STARTTLS when the server offers it. */
+  secure?: boolean;
+  auth?: { user: string; pass: string };
+  /** A ready nodemailer transporter (or anything with sendMail). */
+  transport?: MailTransportLike;
+  /** Extra nodemailer SMTP transport options (timeouts, tls...), passed through. */
+  smtpOptions?: Record<string, unknown>;
+}
+
+const optionsSchema = z
+  .object({
+    from: z.string().min(3).max(320),
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65_535).optional(),
+    secure: z.boolean().optional(),
+    auth: z.object({ user: z.string(), pass: z.string() }).optional(),
+    transport: z.custom<MailTransportLike>((t) => typeof (t as MailTransportLike | undefined)?.sendMail === 'function').optional(),
+    smtpOptions: z.record(z.string(), z.unknown()).optional(),
+  })
+  .refine((o) => o.transport !== undefined || o.host !== undefined, { message: 'either host or transport is required', path: ['host'] });
+
+/** Sends each notification as a plain-text e-mail to the message's recipients, through nodemailer. */
+export function createSmtpNotifier(options: SmtpNotifierOptions): NotifierPort {
+  const opts = parseAdapterInput(optionsSchema, options, 'SMTP notifier options');
+  let transport: Promise<MailTransportLike> | undefined = opts.transport ? Promise.resolve(opts.transport) : undefined;
+  const ownsTransport = !opts.transport;
+
+  const getTransport = () =>
+    (transport ??= importPeer('smtp', 'nodemailer', () => import('nodemailer')).then((mod) => {
+      const nodemailer = (mod as { default?: typeof mod }).default ?? mod;
+      return nodemailer.createTransport({ host: opts.host, port: opts.port, secure: opts.secure ?? false, auth: opts.auth, ...opts.smtpOptions }) as MailTransportLike;
+    }));
+
+  return {
+    name: 'smtp',
+    async notify(input) {
+      const message = parseNotification(input);
+      const { subject, text } = renderNotification(message);
+      const mailer = await getTransport();
+      try {
+        await mailer.sendMail({ from: opts.from, to: message.recipients, subject, text });
+      } catch (cause) {
+        // The server's reply may echo addresses: keep it as the cause only, not in the message.
+        throw new AdapterError('smtp', `Could not send the ${message.kind} notification for request ${message.requestId}`, cause);
+      }
+    },
+    async close() {
+      if (ownsTransport && transport) (await transport.catch(() => undefined))?.close?.();
+      transport = undefined;
+    },
+  };
+}
