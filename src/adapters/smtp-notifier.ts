@@ -25,6 +25,8 @@ export interface SmtpNotifierOptions {
   smtpOptions?: Record<string, unknown>;
 }
 
+type NodemailerFactory = (options: Record<string, unknown>) => MailTransportLike;
+
 const optionsSchema = z
   .object({
     from: z.string().min(3).max(320),
@@ -45,8 +47,10 @@ export function createSmtpNotifier(options: SmtpNotifierOptions): NotifierPort {
 
   const getTransport = () =>
     (transport ??= importPeer('smtp', 'nodemailer', () => import('nodemailer')).then((mod) => {
-      const nodemailer = (mod as { default?: typeof mod }).default ?? mod;
-      return nodemailer.createTransport({ host: opts.host, port: opts.port, secure: opts.secure ?? false, auth: opts.auth, ...opts.smtpOptions }) as MailTransportLike;
+      // Named export in nodemailer's ESM build, `default.createTransport` when a bundler wraps its CommonJS one.
+      const { createTransport } = mod as unknown as { createTransport?: NodemailerFactory; default?: { createTransport: NodemailerFactory } };
+      const create = createTransport ?? (mod as unknown as { default: { createTransport: NodemailerFactory } }).default.createTransport;
+      return create({ host: opts.host, port: opts.port, secure: opts.secure ?? false, auth: opts.auth, ...opts.smtpOptions });
     }));
 
   return {
