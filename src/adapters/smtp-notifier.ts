@@ -59,11 +59,17 @@ export function createSmtpNotifier(options: SmtpNotifierOptions): NotifierPort {
       const message = parseNotification(input);
       const { subject, text } = renderNotification(message);
       const mailer = await getTransport();
+      let info: { rejected?: unknown[] } | undefined;
       try {
-        await mailer.sendMail({ from: opts.from, to: message.recipients, subject, text });
+        info = (await mailer.sendMail({ from: opts.from, to: message.recipients, subject, text })) as { rejected?: unknown[] } | undefined;
       } catch (cause) {
         // The server's reply may echo addresses: keep it as the cause only, not in the message.
         throw new AdapterError('smtp', `Could not send the ${message.kind} notification for request ${message.requestId}`, cause);
+      }
+      // nodemailer resolves when some recipients were accepted; an admin who was refused still has not been told.
+      const refused = info?.rejected?.length ?? 0;
+      if (refused > 0) {
+        throw new AdapterError('smtp', `The mail server refused ${refused} of ${message.recipients.length} recipients of the ${message.kind} notification for request ${message.requestId}`);
       }
     },
     async close() {
