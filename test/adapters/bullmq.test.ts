@@ -25,7 +25,7 @@ if (!redisUrl) {
 } else {
   afterAll(async () => {
     for (const queue of opened) await queue.close();
-    const { default: Redis } = await import('ioredis');
+    const { Redis } = await import('ioredis');
     const redis = new Redis(redisUrl);
     const keys = await redis.keys(`${prefix}:*`);
     if (keys.length > 0) await redis.del(...keys);
