@@ -91,6 +91,50 @@ describeEachDatabase('TypeORM queue', (db) => {
     expect(byWorker('w2')).toBeGreaterThan(0);
   });
 
+  it('keeps a job that outlives its lease to the worker that heartbeats it, while another worker polls', async () => {
+    const shared = await openShared();
+    const tableName = freshTable();
+    const runs: string[] = [];
+    const queues = await Promise.all(
+      ['w1', 'w2'].map(async (name) => {
+        const queue = createTypeOrmQueue({ dataSource: await shared.open(), tableName, leaseMs: 400, pollIntervalMs: 20, workerId: name });
+        await queue.start(async () => {
+          runs.push(name);
+          await sleep(1500);
+        });
+        return queue;
+      }),
+    );
+    await queues[0].enqueue({ requestId: 'long' });
+    await Promise.all(queues.map((queue) => queue.drain()));
+    await Promise.all(queues.map((queue) => queue.close()));
+    expect(runs).toHaveLength(1);
+  });
+
+  it('aborts the handler\'s signal when its lease is taken from it, and the stale worker then changes nothing', async () => {
+    const tableName = freshTable();
+    const queue = createTypeOrmQueue({ dataSource, tableName, leaseMs: 300, pollIntervalMs: 20 });
+    const q = (name: string) => dataSource.driver.escape(name);
+    let aborted = false;
+    await queue.start(async (_job, context) => {
+      // Another owner takes the row over, as a worker would after this one stalled past its lease.
+      await dataSource.query(`UPDATE ${q(tableName)} SET ${q('lease_owner')} = 'someone-else', ${q('lease_expires_at')} = ${Date.now() + 60_000}`);
+      await new Promise<void>((resolve) => {
+        context!.signal.addEventListener('abort', () => resolve());
+        setTimeout(resolve, 3000);
+      });
+      aborted = context!.signal.aborted;
+    });
+    await queue.enqueue({ requestId: 'stolen' });
+    const deadline = Date.now() + 5000;
+    while (!aborted && Date.now() < deadline) await sleep(20);
+    await queue.close();
+    expect(aborted).toBe(true);
+    // Its success did not delete the job the new owner holds.
+    const rows = await dataSource.query(`SELECT ${q('lease_owner')} AS o FROM ${q(tableName)}`);
+    expect(rows).toEqual([{ o: 'someone-else' }]);
+  });
+
   it('takes over the job of a worker process killed mid-job once its lease expires, and not before', async () => {
     const shared = await openShared();
     const tableName = freshTable();
