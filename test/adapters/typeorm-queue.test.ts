@@ -67,6 +67,26 @@ describeEachDatabase('TypeORM queue', (db) => {
     await queue.close();
   });
 
+  it('marks failed, without running it, a job whose lease expired after its last allowed attempt', async () => {
+    const tableName = freshTable();
+    const queue = createTypeOrmQueue({ dataSource, tableName, pollIntervalMs: 20, maxAttempts: 2 });
+    const q = (name: string) => dataSource.driver.escape(name);
+    await queue.enqueue({ requestId: 'poison' });
+    // As a worker leaves it when it dies on its second delivery: running, lease expired.
+    await dataSource.query(
+      `UPDATE ${q(tableName)} SET ${q('status')} = 'running', ${q('attempts')} = 2, ${q('lease_owner')} = 'dead-worker', ${q('lease_expires_at')} = ${Date.now() - 1000}`,
+    );
+    const seen: string[] = [];
+    await queue.start(async (job) => {
+      seen.push(job.requestId);
+    });
+    await queue.drain();
+    await queue.close();
+    expect(seen).toEqual([]);
+    const rows = await dataSource.query(`SELECT ${q('status')} AS s, ${q('last_error')} AS e, ${q('lease_owner')} AS o FROM ${q(tableName)}`);
+    expect(rows).toEqual([{ s: 'failed', e: 'LEASE_EXPIRED', o: null }]);
+  });
+
   it('two workers on one database run each of 40 jobs exactly once', async () => {
     const shared = await openShared();
     const tableName = freshTable();
