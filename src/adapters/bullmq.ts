@@ -19,6 +19,10 @@ export interface BullMqQueueOptions {
   backoffMs?: number;
   /** BullMQ's lock on an active job, renewed while it runs; a job whose lock lapses is 'stalled' and re-delivered. */
   lockDurationMs?: number;
+  /** How often this worker looks for stalled jobs (BullMQ's default: 30 s). */
+  stalledIntervalMs?: number;
+  /** Stalls after which BullMQ fails a job instead of re-delivering it (BullMQ's default: 1). */
+  maxStalledCount?: number;
   /** Where worker errors go (a lost connection, say); codes and names only. */
   logger?: { warn(message: string, fields?: Record<string, unknown>): void };
 }
@@ -33,6 +37,8 @@ const optionsSchema = z
     attempts: z.number().int().min(1).max(1000).default(5),
     backoffMs: z.number().int().min(0).max(86_400_000).default(1000),
     lockDurationMs: z.number().int().min(1000).max(86_400_000).optional(),
+    stalledIntervalMs: z.number().int().min(500).max(86_400_000).optional(),
+    maxStalledCount: z.number().int().min(0).max(1000).optional(),
     logger: z.custom<{ warn(message: string, fields?: Record<string, unknown>): void }>((l) => typeof (l as { warn?: unknown } | undefined)?.warn === 'function').optional(),
   })
   .refine((o) => (o.connection === undefined) !== (o.redisUrl === undefined), { message: 'exactly one of connection or redisUrl is required', path: ['connection'] });
@@ -88,7 +94,13 @@ export function createBullMqQueue(options: BullMqQueueOptions): QueuePort {
             active--;
           }
         },
-        { ...common, concurrency: opts.concurrency, ...(opts.lockDurationMs ? { lockDuration: opts.lockDurationMs } : {}) },
+        {
+          ...common,
+          concurrency: opts.concurrency,
+          ...(opts.lockDurationMs ? { lockDuration: opts.lockDurationMs } : {}),
+          ...(opts.stalledIntervalMs ? { stalledInterval: opts.stalledIntervalMs } : {}),
+          ...(opts.maxStalledCount !== undefined ? { maxStalledCount: opts.maxStalledCount } : {}),
+        },
       );
       // Without a listener an 'error' event would crash the process; BullMQ reconnects by itself.
       worker.on('error', (error) => opts.logger?.warn('bullmq: worker error', { error: (error as { code?: string }).code ?? error.name }));

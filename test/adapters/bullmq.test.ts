@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createBullMqQueue } from '../../src/adapters/bullmq.js';
 import type { QueuePort } from '../../src/ports/queue.js';
@@ -6,6 +9,7 @@ import { queueConformance } from '../../src/testing/index.js';
 import { getRedisUrl } from '../support/databases.js';
 
 const redisUrl = getRedisUrl();
+const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'support', 'bullmq-worker.ts');
 // Every queue of this run lives under its own prefix, removed at the end.
 const prefix = `pe-test-${randomUUID().slice(0, 8)}`;
 const opened: QueuePort[] = [];
@@ -49,6 +53,39 @@ if (!redisUrl) {
       await queue.drain();
       expect(attempts).toEqual([1, 2, 1, 2]);
       await queue.close();
+    });
+
+    it('re-delivers, once, the job of a worker process killed mid-job after its lock lapses', async () => {
+      const queueName = `q-${randomUUID().slice(0, 8)}`;
+      const lockDurationMs = 1500;
+      const local = createBullMqQueue({ redisUrl: redisUrl!, queueName, prefix, lockDurationMs, stalledIntervalMs: 500 });
+      opened.push(local);
+      await local.enqueue({ requestId: 'long-job', tenantId: 'org-a' });
+
+      const child = spawn(process.execPath, ['--import', 'tsx', worker, JSON.stringify({ redisUrl, queueName, prefix, lockDurationMs })], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      const startedLine = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (chunk) => {
+          out += chunk;
+          const line = out.split('\n').find((l) => l.startsWith('started '));
+          if (line) resolve(line);
+        });
+        child.on('exit', (code) => reject(new Error(`worker exited (${code}) before starting the job: ${stderr}`)));
+      });
+      expect(startedLine).toBe('started long-job 1');
+      const exited = new Promise((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+
+      const deliveries: Array<{ requestId: string; tenantId: string | null | undefined }> = [];
+      await local.start(async (job) => {
+        deliveries.push({ requestId: job.requestId, tenantId: job.tenantId });
+      });
+      await local.drain();
+      expect(deliveries).toEqual([{ requestId: 'long-job', tenantId: 'org-a' }]);
+      await local.close();
     });
 
     it('adds nothing when a request already waiting is enqueued again, and accepts ids BullMQ would refuse', async () => {
