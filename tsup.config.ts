@@ -9,6 +9,12 @@ export default defineConfig({
     'http/express': 'src/http/express.ts',
     'adapters/local-storage': 'src/adapters/local-storage.ts',
     'adapters/s3': 'src/adapters/s3.ts',
+    'adapters/in-process-queue': 'src/adapters/in-process-queue.ts',
+    'adapters/typeorm-queue': 'src/adapters/typeorm-queue.ts',
+    'adapters/bullmq': 'src/adapters/bullmq.ts',
+    'adapters/log-notifier': 'src/adapters/log-notifier.ts',
+    'adapters/smtp-notifier': 'src/adapters/smtp-notifier.ts',
+    'adapters/webhook-notifier': 'src/adapters/webhook-notifier.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -17,5 +23,7 @@ export default defineConfig({
   target: 'node20',
   splitting: true,
   // tsconfig's emitDecoratorMetadata makes tsup compile with @swc/core, which keeps decorator metadata.
-  external: ['typeorm', 'reflect-metadata'],
+  external: ['typeorm', 'reflect-metadata', 'bullmq', 'ioredis', 'nodemailer'],
+  // p-limit ships as ESM only: bundled, so the CommonJS build can require() it.
+  noExternal: ['p-limit'],
 });

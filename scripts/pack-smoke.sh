@@ -106,6 +106,27 @@ node subpaths.cjs || fail "CommonJS subpath exports"
 node subpaths.mjs || fail "ESM subpath exports"
 echo "pack smoke: subpaths OK (adapters/*, testing, express)"
 
+# 3b. The in-process queue bundles p-limit (ESM-only): it must load and run a job under require() too. The other
+# queue and notifier adapters load without their optional peers (bullmq, nodemailer are imported lazily).
+cat >queues.cjs <<JS
+const { createInProcessQueue } = require('$PKG_NAME/adapters/in-process-queue');
+for (const [path, name] of [['typeorm-queue', 'createTypeOrmQueue'], ['bullmq', 'createBullMqQueue'], ['log-notifier', 'createLogNotifier'],
+  ['smtp-notifier', 'createSmtpNotifier'], ['webhook-notifier', 'verifyWebhookSignature']]) {
+  if (typeof require('$PKG_NAME/adapters/' + path)[name] !== 'function') { console.error('adapters/' + path + ' lacks ' + name); process.exit(1); }
+}
+const { queueConformance, notifierConformance } = require('$PKG_NAME/testing');
+if (typeof queueConformance !== 'function' || typeof notifierConformance !== 'function') { console.error('testing lacks the queue/notifier suites'); process.exit(1); }
+const queue = createInProcessQueue({ concurrency: 2 });
+const seen = [];
+queue.start(async (job) => { seen.push(job.requestId); })
+  .then(() => Promise.all(['a', 'b', 'c'].map((requestId) => queue.enqueue({ requestId }))))
+  .then(() => queue.drain())
+  .then(() => queue.close())
+  .then(() => { if (seen.sort().join() !== 'a,b,c') { console.error('in-process queue ran', seen); process.exit(1); } });
+JS
+node queues.cjs || fail "queue and notifier adapters under require()"
+echo "pack smoke: queue and notifier adapters OK (p-limit bundled for CommonJS)"
+
 # 4. Types, as a strict TypeScript host sees them: check.ts is CommonJS here (index.d.cts), check.mts is ESM (index.d.ts).
 for file in check.ts check.mts; do
   cat >"$file" <<TS

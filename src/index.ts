@@ -50,6 +50,8 @@ export {
 export type { ClockPort, KeysPort, QueuePort, QueueJob, QueueHandler, StoragePort, StoredObjectInfo } from './ports/index.js';
 export type { AuditPort, AuditEntry, AuditRecord, AuditHead, AuditSubject } from './ports/audit.js';
 export { createInProcessQueue, type InProcessQueueOptions } from './adapters/in-process-queue.js';
+export type { NotifierPort, NotificationMessage, NotificationKind, QueueJobContext } from './ports/index.js';
+export { createLogNotifier, type LogNotifierOptions } from './adapters/log-notifier.js';
 export { createLocalStorage, type LocalStorageOptions } from './adapters/local-storage.js';
 export { createMemoryStorage } from './adapters/memory-storage.js';
 export { createSecretKeys, type SecretKeysOptions } from './adapters/secret-keys.js';

@@ -5,7 +5,19 @@ export interface QueueJob {
   tenantId?: string | null;
 }
 
-export type QueueHandler = (job: QueueJob) => Promise<void>;
+/** What an adapter may tell a handler about one delivery, besides the job. */
+export interface QueueJobContext {
+  /** 1 for the first delivery; higher after a retry or after another worker's lease expired. */
+  attempt: number;
+  /**
+   * Aborted when this delivery no longer owns the job (its lease was lost, say): the handler should stop at its
+   * next checkpoint, since another worker may now run the same job.
+   */
+  signal: AbortSignal;
+}
+
+/** A handler with one parameter fits too: the context is optional to read. */
+export type QueueHandler = (job: QueueJob, context?: QueueJobContext) => Promise<void>;
 
 /**
  * Runs requests in the background. Adapters deliver each job at least once; the engine's

@@ -4,3 +4,5 @@
  */
 export { storageConformance, type ConformanceRunner } from './storage-conformance.js';
 export { auditConformance, type AuditTamper, type AuditUnderTest } from './audit-conformance.js';
+export { queueConformance, type QueueFactory } from './queue-conformance.js';
+export { notifierConformance, type NotifierUnderTest } from './notifier-conformance.js';
