@@ -255,4 +255,18 @@ describeEachDatabase('stacked erasures of one subject', (db) => {
     const text = (await allTextValues(ds)).join('\n');
     for (const value of ['tokstkP09@mail.example', 'later tokstkP09new']) expect(text).not.toContain(value);
   });
+
+  it('a purge leaves alone a row a partial restore brought back and a later erasure hid again; that erasure can still restore it', async () => {
+    const seeded = await seedContact(ds, 'org-a', 'tokstkQ10');
+    const d1 = await run(engine.delete({ subjectId: seeded.contact.id, actor: admin }));
+    await run(engine.restore({ requestId: d1.id, actor: admin, records: [{ entity: 'Contact', id: seeded.contact.id }] }));
+    const d2 = await run(engine.delete({ subjectId: seeded.contact.id, actor: admin }));
+    expect(await ds.getRepository(Contact).findOne({ where: { id: seeded.contact.id } })).toBeNull();
+
+    await run(engine.purge({ requestId: d1.id, actor: admin, force: true }));
+    // D2 hid the contact again: it is still there, hidden, for D2 to restore or purge.
+    expect(await ds.getRepository(Contact).findOne({ where: { id: seeded.contact.id }, withDeleted: true })).toMatchObject({ email: 'tokstkQ10@mail.example' });
+    await run(engine.restore({ requestId: d2.id, actor: admin }));
+    expect(await ds.getRepository(Contact).findOne({ where: { id: seeded.contact.id } })).toMatchObject({ email: 'tokstkQ10@mail.example' });
+  });
 });

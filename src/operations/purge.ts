@@ -9,7 +9,8 @@ import type { RawRow } from '../db/subject-rows.js';
 import { sqlOf } from '../db/dialect.js';
 import { decodeRaw } from '../vault/vault.js';
 import { keyIn, selectRows, updateRows } from '../db/batch-sql.js';
-import { type HidePayload, pkNames, redactPage } from './erasure-steps.js';
+import { type HidePayload, keyString, pkNames, redactPage } from './erasure-steps.js';
+import { laterInForce } from './erasure-stack.js';
 import { type OperationContext, addReview, callProviders, saveCheckpoint, withStep } from './operation-context.js';
 
 export interface PurgeOutcome {
@@ -57,11 +58,12 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
 
   const byName = new Map<string, ResolvedEntity>(map.entities.map((e) => [e.name, e]));
   const add = (counts: Record<string, number>, name: string, n: number) => ({ ...counts, [name]: (counts[name] ?? 0) + n });
+  const theirs = await hiddenByLaterErasures(ctx, source);
   for await (const entry of ctx.vault.entries(source.id, { kinds: ['hide'], from: cp.seq ?? undefined })) {
     await ctx.checkCancelled();
     const payload = entry.payload as HidePayload;
     const entity = byName.get(payload.e);
-    const keys = payload.keys.map((k) => k.map(decodeRaw));
+    const keys = payload.keys.map((k) => k.map(decodeRaw)).filter((k) => !theirs.get(payload.e)?.has(keyString(k)));
     if (entity && keys.length) {
       try {
         // The counts change only once the transaction has committed: a retried attempt must not count twice.
@@ -247,4 +249,22 @@ function emptyValue(dataSource: DataSource, field: ResolvedField): unknown {
 
 function randomToken(length: number | undefined): string {
   return randomBytes(16).toString('hex').slice(0, Math.max(1, Math.min(length ?? 32, 32)));
+}
+
+/**
+ * Rows a later erasure still standing hid (a partial restore of this one brought them back, then the later one hid
+ * them again): they are that erasure's to restore or purge now, so this purge leaves them alone.
+ */
+async function hiddenByLaterErasures(ctx: OperationContext, source: StoredRequest): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  for (const later of await laterInForce(ctx.store, source)) {
+    if (later.body.purgedAt) continue;
+    for await (const entry of ctx.vault.entries(later.id, { kinds: ['hide'] })) {
+      const { e, keys } = entry.payload as HidePayload;
+      const set = out.get(e) ?? new Set<string>();
+      for (const key of keys) set.add(keyString(key.map(decodeRaw)));
+      out.set(e, set);
+    }
+  }
+  return out;
 }
