@@ -269,4 +269,18 @@ describeEachDatabase('stacked erasures of one subject', (db) => {
     await run(engine.restore({ requestId: d2.id, actor: admin }));
     expect(await ds.getRepository(Contact).findOne({ where: { id: seeded.contact.id } })).toMatchObject({ email: 'tokstkQ10@mail.example' });
   });
+
+  it('a purge leaves alone a row a partial restore brought back, even after a later erasure hid and purged it', async () => {
+    const seeded = await seedContact(ds, 'org-a', 'tokstkR11');
+    const d1 = await run(engine.delete({ subjectId: seeded.contact.id, actor: admin }));
+    await run(engine.restore({ requestId: d1.id, actor: admin, categories: ['profile'] }));
+    const d2 = await run(engine.delete({ subjectId: seeded.contact.id, actor: admin }));
+    await run(engine.purge({ requestId: d2.id, actor: admin, force: true }));
+    const afterD2 = rowOf(await dumpTables(ds), 'crm_contact', seeded.contact.id);
+    expect(afterD2).toBeDefined();
+
+    await run(engine.purge({ requestId: d1.id, actor: admin, force: true }));
+    // The contact was D2's to purge, and D2 did (emptied, since kept activities point at it): D1 changes nothing.
+    expect(rowOf(await dumpTables(ds), 'crm_contact', seeded.contact.id)).toEqual(afterD2);
+  });
 });

@@ -159,10 +159,11 @@ export async function unredact(executor: SqlExecutor, dataSource: DataSource, en
   return updates.length;
 }
 
-export async function unhide(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, payload: HidePayload, keep: (key: unknown[]) => boolean): Promise<number> {
-  const keys = payload.keys.map((k) => k.map(decodeRaw)).filter(keep);
-  if (keys.length) await setColumn(executor, dataSource, entity.metadata.tablePath, pkNames(entity), keys, entity.deleteDateColumn!.databaseName, null);
-  return keys.length;
+/** Undo of hidePage for the kept keys; returns the keys it brought back (still encoded, as in the payload). */
+export async function unhide(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, payload: HidePayload, keep: (key: unknown[]) => boolean): Promise<unknown[][]> {
+  const kept = payload.keys.filter((k) => keep(k.map(decodeRaw)));
+  if (kept.length) await setColumn(executor, dataSource, entity.metadata.tablePath, pkNames(entity), kept.map((k) => k.map(decodeRaw)), entity.deleteDateColumn!.databaseName, null);
+  return kept;
 }
 
 export async function unremove(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, payload: RemovePayload, keep: (key: unknown[]) => boolean): Promise<number> {

@@ -58,12 +58,12 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
 
   const byName = new Map<string, ResolvedEntity>(map.entities.map((e) => [e.name, e]));
   const add = (counts: Record<string, number>, name: string, n: number) => ({ ...counts, [name]: (counts[name] ?? 0) + n });
-  const theirs = await hiddenByLaterErasures(ctx, source);
+  const notOurs = await rowsNoLongerHidden(ctx, source);
   for await (const entry of ctx.vault.entries(source.id, { kinds: ['hide'], from: cp.seq ?? undefined })) {
     await ctx.checkCancelled();
     const payload = entry.payload as HidePayload;
     const entity = byName.get(payload.e);
-    const keys = payload.keys.map((k) => k.map(decodeRaw)).filter((k) => !theirs.get(payload.e)?.has(keyString(k)));
+    const keys = payload.keys.map((k) => k.map(decodeRaw)).filter((k) => !notOurs.keys.get(payload.e)?.has(keyString(k)));
     if (entity && keys.length) {
       try {
         // The counts change only once the transaction has committed: a retried attempt must not count twice.
@@ -118,6 +118,7 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
     await saveCheckpoint(ctx, dataSource, { ...cp });
   }
   await ctx.vault.deleteEntries(source.id, ['hide']);
+  for (const restore of notOurs.restores) await ctx.vault.deleteEntries(restore, ['unhide']);
 
   const providers = await callProviders(ctx, 'purge', { id: source.subjectId, tenantId: source.tenantId, requestId: source.id }, review);
   const now = ctx.now().getTime();
@@ -252,19 +253,24 @@ function randomToken(length: number | undefined): string {
 }
 
 /**
- * Rows a later erasure still standing hid (a partial restore of this one brought them back, then the later one hid
- * them again): they are that erasure's to restore or purge now, so this purge leaves them alone.
+ * Rows this erasure hid that are no longer its own: those a partial restore of it brought back (recorded as `unhide`
+ * entries of the restore), and those a later erasure still standing hid again (after the host brought them back).
+ * Another erasure may hold them now, so this purge leaves them alone.
  */
-async function hiddenByLaterErasures(ctx: OperationContext, source: StoredRequest): Promise<Map<string, Set<string>>> {
-  const out = new Map<string, Set<string>>();
-  for (const later of await laterInForce(ctx.store, source)) {
-    if (later.body.purgedAt) continue;
-    for await (const entry of ctx.vault.entries(later.id, { kinds: ['hide'] })) {
-      const { e, keys } = entry.payload as HidePayload;
-      const set = out.get(e) ?? new Set<string>();
-      for (const key of keys) set.add(keyString(key.map(decodeRaw)));
-      out.set(e, set);
+async function rowsNoLongerHidden(ctx: OperationContext, source: StoredRequest): Promise<{ keys: Map<string, Set<string>>; restores: string[] }> {
+  const keys = new Map<string, Set<string>>();
+  const collect = async (requestId: string, kind: 'hide' | 'unhide') => {
+    for await (const entry of ctx.vault.entries(requestId, { kinds: [kind] })) {
+      const { e, keys: entryKeys } = entry.payload as HidePayload;
+      const set = keys.get(e) ?? new Set<string>();
+      for (const key of entryKeys) set.add(keyString(key.map(decodeRaw)));
+      keys.set(e, set);
     }
-  }
-  return out;
+  };
+  const restores = (await ctx.store.list({ subjectType: source.subjectType, subjectId: source.subjectId, tenantId: source.tenantId, type: 'restore', limit: 1000 }))
+    .filter((r) => r.body.params?.sourceRequestId === source.id)
+    .map((r) => r.id);
+  for (const id of restores) await collect(id, 'unhide');
+  for (const later of await laterInForce(ctx.store, source)) if (!later.body.purgedAt) await collect(later.id, 'hide');
+  return { keys, restores };
 }

@@ -44,7 +44,13 @@ export async function runRestore(ctx: OperationContext, source: StoredRequest, p
       if (entity && wantedEntity(entity)) {
         const keep = wantedKey(entity);
         if (entry.kind === 'redact') n = await unredact(tx, dataSource, entity, payload as RedactPayload, keep);
-        else if (entry.kind === 'hide') n = await unhide(tx, dataSource, entity, payload as HidePayload, keep);
+        else if (entry.kind === 'hide') {
+          const keys = await unhide(tx, dataSource, entity, payload as HidePayload, keep);
+          // A partial restore records the rows it brought back: they are no longer the erasure's, and its purge
+          // must leave them alone even if a later erasure hides them again.
+          if (partial && keys.length) await ctx.vault.append(tx, request.id, entry.seq, 'unhide', { e: entity.name, keys }, ctx.now().getTime());
+          n = keys.length;
+        }
         else n = await unremove(tx, dataSource, entity, payload as RemovePayload, keep);
       }
       if (entity && n > 0) cp.restored[entity.name] = (cp.restored[entity.name] ?? 0) + n;

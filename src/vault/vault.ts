@@ -11,9 +11,9 @@ import { open, seal } from './aes-gcm.js';
  * first and still find the rows to remove. `digest` entries hold keyed digests of the values an erasure wrote
  * (plain text, kept after a purge) so that a later erasure can tell them from new personal data.
  */
-export type VaultEntryKind = 'redact' | 'remove' | 'hide' | 'digest';
+export type VaultEntryKind = 'redact' | 'remove' | 'hide' | 'digest' | 'unhide';
 /** Kinds stored in plain text: they hold keys and keyed digests of redacted values, never originals. */
-const PLAIN_KINDS: readonly VaultEntryKind[] = ['hide', 'digest'];
+const PLAIN_KINDS: readonly VaultEntryKind[] = ['hide', 'digest', 'unhide'];
 const KEY_KIND = 'key';
 
 export interface VaultEntry {
