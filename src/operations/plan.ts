@@ -1,6 +1,8 @@
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { countSubjectRows } from '../db/subject-rows.js';
+import { countSubjectRows, subjectCondition } from '../db/subject-rows.js';
+import { SqlParams, dialectOf, quoteTablePath, sqlOf } from '../db/dialect.js';
+import type { ResolvedEntity } from '../metadata/data-map.js';
 import type { RequestStore } from '../db/request-store.js';
 import { actorSchema } from '../engine/policy.js';
 import { keyStringSchema, subjectIdSchema } from '../engine/schemas.js';
@@ -88,7 +90,8 @@ export async function planOperation(ctx: PlanContext, operation: OperationPlan['
       entities.push({ ...base, action: 'none', rows: 0, shared, fields: [] });
       continue;
     }
-    const rows = step.entity === entity ? read : await countSubjectRows(dataSource, step.entity, subject.id);
+    // Hiding a row already hidden (archived) changes nothing, so the erasure does not count it either.
+    const rows = step.action === 'hide' ? await countVisible(dataSource, step.entity, subject.id) : step.entity === entity ? read : await countSubjectRows(dataSource, step.entity, subject.id);
     const fields =
       step.action === 'redact'
         ? redactedFields(entity).map((f) => ({ name: f.name, strategy: typeof f.redaction!.strategy === 'function' ? 'custom' : f.redaction!.strategy }))
@@ -116,6 +119,17 @@ export async function planOperation(ctx: PlanContext, operation: OperationPlan['
     totals,
     estimate: { seconds: Math.ceil((work / rate.rowsPerSecond) * 10) / 10, ...rate },
   };
+}
+
+async function countVisible(dataSource: DataSource, entity: ResolvedEntity, subjectId: unknown): Promise<number> {
+  const { q } = sqlOf(dataSource);
+  const params = new SqlParams(dialectOf(dataSource));
+  const where = subjectCondition(dataSource, entity, params, subjectId);
+  const rows = await dataSource.query(
+    `SELECT COUNT(*) AS ${q('n')} FROM ${quoteTablePath(dataSource, entity.metadata.tablePath)} pe_t WHERE ${where} AND pe_t.${q(entity.deleteDateColumn!.databaseName)} IS NULL`,
+    params.values,
+  );
+  return Number(rows[0].n);
 }
 
 /** Rows per second over the engine's last finished requests of the same type (progress totals over run time). */
