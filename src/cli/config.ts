@@ -44,7 +44,7 @@ export function findConfig(explicit: string | undefined, cwd = process.cwd()): s
 export async function loadConfig(file: string): Promise<PrivacyConfig> {
   const { createJiti } = await import('jiti');
   const transform = decoratorTransform(file);
-  const jiti = createJiti(pathToFileURL(file).href, { interopDefault: true, moduleCache: true, fsCache: false, ...(transform ? { transform } : {}) });
+  const jiti = createJiti(pathToFileURL(file).href, { interopDefault: true, moduleCache: true, ...(transform ? { transform } : {}) });
   const loaded = (await jiti.import(file)) as unknown;
   let value = (loaded && typeof loaded === 'object' && 'default' in loaded ? (loaded as { default: unknown }).default : loaded) as unknown;
   if (typeof value === 'function') value = await (value as () => unknown)();
