@@ -92,7 +92,8 @@ describe('privacy-engine CLI: help and usage', () => {
     expect(program.commands.find((c) => c.name() === 'export')!.helpInformation()).toMatch(/--no-wait[\s\S]*--output <file>/);
   });
 
-  it('--help exits 0; bad arguments print a clear message and exit 2, before any configuration is read', async () => {
+  it('--help exits 0; check on examples/ reports full coverage; bad arguments print a clear message and exit 2', async () => {
+    await mkdir(TMP, { recursive: true });
     const cwd = await mkdtemp(path.join(TMP, 'cli-usage-')); // no configuration here
     const help = await cli(['plan', '--help'], cwd);
     expect(help.code).toBe(0);
@@ -109,6 +110,10 @@ describe('privacy-engine CLI: help and usage', () => {
     const unknown = await cli(['frobnicate'], cwd);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'frobnicate'");
+
+    const example = await cli(['check'], path.join(ROOT, 'examples'));
+    expect(example.code).toBe(0);
+    expect(example.stdout).toContain('covers 12 of 12 data stores, 0 undeclared fields');
 
     const noConfig = await cli(['check'], cwd);
     expect(noConfig.code).toBe(2);
