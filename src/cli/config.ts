@@ -106,7 +106,7 @@ function producerOnly(queue: QueuePort): QueuePort {
     start: async () => undefined,
     enqueue: (job) => queue.enqueue(job),
     drain: () => Promise.resolve(),
-    close: async () => undefined,
+    close: () => queue.close(), // releases connections (BullMQ's Redis, say); nothing of ours runs there
   };
 }
 

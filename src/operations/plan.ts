@@ -8,8 +8,8 @@ import { actorSchema } from '../engine/policy.js';
 import { keyStringSchema, subjectIdSchema } from '../engine/schemas.js';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
 import { reviewedLinks } from '../metadata/data-map.js';
-import { anonymizePlan } from './anonymize.js';
-import { deletePlan } from './delete.js';
+import { anonymizePlan, anonymizeSteps } from './anonymize.js';
+import { deletePlan, deleteSteps } from './delete.js';
 import { type StepAction, childrenFirst, redactedFields } from './erasure-steps.js';
 import { countSharedOnly } from './shared-rows.js';
 
@@ -68,6 +68,8 @@ export interface PlanContext {
 export async function planOperation(ctx: PlanContext, operation: OperationPlan['operation']): Promise<OperationPlan> {
   const { dataSource, map, subject } = ctx;
   const steps = operation === 'anonymize' ? anonymizePlan(map) : operation === 'delete' ? deletePlan(map) : [];
+  // Shared rows are flagged for every entity the operation would touch through any link (as flagSharedRows does).
+  const touched = new Set((operation === 'anonymize' ? anonymizeSteps(map) : operation === 'delete' ? deleteSteps(map) : []).map((s) => s.entity.name));
   const entities: PlanEntity[] = [];
   const retained: OperationPlan['retained'] = [];
   let order = 0;
@@ -85,7 +87,7 @@ export async function planOperation(ctx: PlanContext, operation: OperationPlan['
       continue;
     }
     const step = steps.find((s) => s.entity.name === entity.name);
-    const shared = !entity.isSubject && reviewedLinks(entity).length ? await countSharedOnly(dataSource, entity, subject.id) : 0;
+    const shared = !entity.isSubject && touched.has(entity.name) && reviewedLinks(entity).length ? await countSharedOnly(dataSource, entity, subject.id) : 0;
     if (!step) {
       entities.push({ ...base, action: 'none', rows: 0, shared, fields: [] });
       continue;
