@@ -15,6 +15,8 @@ export default defineConfig({
     'adapters/log-notifier': 'src/adapters/log-notifier.ts',
     'adapters/smtp-notifier': 'src/adapters/smtp-notifier.ts',
     'adapters/webhook-notifier': 'src/adapters/webhook-notifier.ts',
+    // The `privacy-engine` bin (package.json "bin"), not a subpath export.
+    cli: 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

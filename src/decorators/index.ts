@@ -3,3 +3,4 @@ export { PersonalData, definePersonalData, defineCategory } from './personal-dat
 export { Redact, defineRedact } from './redact.js';
 export { NotExported, defineNotExported } from './not-exported.js';
 export { DataCategoryProvider, type DataCategoryProviderOptions } from './data-category-provider.js';
+export { NotPersonal, defineNotPersonal } from './not-personal.js';

@@ -11,6 +11,8 @@ import { buildDataMap } from '../metadata/builder.js';
 import { type DataMapJson, type ResolvedDataMap, dataMapToJson } from '../metadata/data-map.js';
 import type { CategoryDefinition, DataCategoryProvider, ProviderRegistration } from '../metadata/declarations.js';
 import type { RestoreParams } from '../operations/restore.js';
+import { type CoverageInput, type CoverageReport, checkCoverage } from '../coverage/coverage.js';
+import { type OperationPlan, type PlanInput, planInputSchema, planOperation } from '../operations/plan.js';
 import { erasedRows, isErasure, isNoop, laterInForce } from '../operations/erasure-stack.js';
 import type { ClockPort } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
@@ -148,6 +150,27 @@ export class PrivacyEngine {
   /** The resolved data map as plain JSON: entities, fields, categories, links, redaction strategies, warnings. */
   dataMap(): DataMapJson {
     return dataMapToJson(this.requireMap());
+  }
+
+  /**
+   * Checks the DataSource's entities and columns against the declarations: what is covered, what is declared not
+   * personal, and what looks personal but is undeclared. Works before start() (starts no workers, writes nothing).
+   */
+  async coverage(input?: CoverageInput): Promise<CoverageReport> {
+    const { dataSource } = this.options;
+    if (!dataSource.isInitialized) await dataSource.initialize();
+    const map =
+      this.map ??
+      buildDataMap({ dataSource, subject: this.options.subject, tenantColumn: this.options.tenantColumn, providers: this.extraProviders, redaction: { hmacKey: await this.keys.deriveKey('hmac-redaction') } });
+    return checkCoverage(dataSource, map, input);
+  }
+
+  /** A dry run: what export, anonymize or delete would read and change for one subject, in order, with an estimated duration. Writes nothing. */
+  async plan(input: PlanInput): Promise<OperationPlan> {
+    const parsed = parseInput(planInputSchema, input, 'plan request');
+    const actor = actorSchema.parse(parsed.actor);
+    const subject = await this.locateSubject(parsed.subjectId, parsed.tenantId ?? actor.tenantId, actor, parsed.operation);
+    return planOperation({ dataSource: this.options.dataSource, map: this.requireMap(), store: this.requireStore(), subject }, parsed.operation);
   }
 
   /**

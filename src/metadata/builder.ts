@@ -350,7 +350,7 @@ function removalWarnings(dataSource: DataSource, entities: ResolvedEntity[]): Da
   return warnings;
 }
 
-function matches(target: EntityTarget, metadata: EntityMetadata): boolean {
+export function matches(target: EntityTarget, metadata: EntityMetadata): boolean {
   if (typeof target === 'string') return target === metadata.name || target === metadata.targetName;
   return metadata.inheritanceTree.includes(target) || metadata.target === target;
 }

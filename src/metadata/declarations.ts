@@ -124,6 +124,12 @@ export interface ExclusionDeclaration {
   property: string;
 }
 
+/** An entity (no property) or a column declared as holding no personal data (@NotPersonal): the coverage check skips it. */
+export interface NotPersonalDeclaration {
+  target: EntityTarget;
+  property?: string;
+}
+
 export interface SubjectDeclaration {
   target: EntityTarget;
   options: DataSubjectOptions;

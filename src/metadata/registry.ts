@@ -1,6 +1,7 @@
 import type {
   CategoryDefinition,
   ExclusionDeclaration,
+  NotPersonalDeclaration,
   PersonalDataDeclaration,
   ProviderRegistration,
   RedactDeclaration,
@@ -16,6 +17,7 @@ export interface DeclarationRegistry {
   personalData: PersonalDataDeclaration[];
   redactions: RedactDeclaration[];
   exclusions: ExclusionDeclaration[];
+  notPersonal: NotPersonalDeclaration[];
   categories: CategoryDefinition[];
   providers: ProviderRegistration[];
 }
@@ -26,9 +28,10 @@ export function getRegistry(): DeclarationRegistry {
   const holder = globalThis as unknown as Record<symbol, DeclarationRegistry | undefined>;
   let registry = holder[KEY];
   if (!registry) {
-    registry = { subjects: [], personalData: [], redactions: [], exclusions: [], categories: [], providers: [] };
+    registry = { subjects: [], personalData: [], redactions: [], exclusions: [], notPersonal: [], categories: [], providers: [] };
     holder[KEY] = registry;
   }
-  registry.exclusions ??= []; // a registry made by an older copy of the package, sharing the same key
+  registry.exclusions ??= [];
+  registry.notPersonal ??= []; // a registry made by an older copy of the package, sharing the same key
   return registry;
 }

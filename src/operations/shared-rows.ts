@@ -1,3 +1,4 @@
+import type { DataSource } from 'typeorm';
 import type { ReviewItem } from '../request.js';
 import { type ResolvedEntity, erasableLinks, reviewedLinks } from '../metadata/data-map.js';
 import { subjectCondition } from '../db/subject-rows.js';
@@ -24,7 +25,7 @@ export async function flagSharedRows(ctx: OperationContext, operation: 'anonymiz
   for (const { entity } of steps) {
     const shared = reviewedLinks(entity);
     if (entity.isSubject || shared.length === 0) continue;
-    const rows = await countSharedOnly(ctx, entity, subjectId);
+    const rows = await countSharedOnly(ctx.dataSource, entity, subjectId);
     if (rows === 0) continue;
     out.push({ category: entity.category, entity: entity.name, rows });
     addReview(review, {
@@ -35,8 +36,8 @@ export async function flagSharedRows(ctx: OperationContext, operation: 'anonymiz
   return out;
 }
 
-async function countSharedOnly(ctx: OperationContext, entity: ResolvedEntity, subjectId: unknown): Promise<number> {
-  const ds = ctx.dataSource;
+/** Rows of the entity reached only through its shared links (also used by dry-run plans). */
+export async function countSharedOnly(ds: DataSource, entity: ResolvedEntity, subjectId: unknown): Promise<number> {
   const { q, table, params } = sqlOf(ds);
   const p = params();
   const where = [subjectCondition(ds, { ...entity, links: reviewedLinks(entity) }, p, subjectId)];

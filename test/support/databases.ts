@@ -242,13 +242,13 @@ function createTestDatabase(kind: DatabaseKind, label: string, databases: Provid
 /**
  * Runs the same suite once per database kind, titled `<title> [SQLite]`, `<title> [PostgreSQL]`, `<title> [MariaDB]`.
  * A kind whose server is missing is skipped with the reason in its title, unless PRIVACY_TEST_REQUIRE_ALL=1 where
- * it fails.
+ * it fails. `only` limits the suite to some kinds (suites that spawn processes, say, where each run costs seconds).
  */
-export function describeEachDatabase(title: string, fn: (db: TestDatabase) => void): void {
+export function describeEachDatabase(title: string, fn: (db: TestDatabase) => void, options: { only?: DatabaseKind[] } = {}): void {
   const databases = provided();
   const requireAll = databases.requireAll || ['1', 'true', 'yes'].includes((process.env.PRIVACY_TEST_REQUIRE_ALL ?? '').trim().toLowerCase());
 
-  for (const kind of KINDS) {
+  for (const kind of KINDS.filter((k) => !options.only || options.only.includes(k))) {
     const label = labelOf(kind, databases);
     const available = kind === 'sqlite' || (kind === 'postgres' ? databases.postgres !== null : databases.mysql !== null);
     const suiteTitle = `${title} [${label}]`;
