@@ -40,7 +40,12 @@ async function freshBucket(): Promise<string> {
   return bucket;
 }
 
-storageConformance('s3 (s3rver)', async () => createS3Storage({ bucket: await freshBucket(), client, prefix: 'privacy/' }), { describe, it, expect });
+// s3rver writes an object's file in place and answers before it is flushed, so concurrent PUTs of one key can
+// interleave on its disk under load; S3 itself replaces an object atomically (last writer wins). That one check
+// cannot pass against the emulator and is left out here; the local and memory adapters run it.
+storageConformance('s3 (s3rver)', async () => createS3Storage({ bucket: await freshBucket(), client, prefix: 'privacy/' }), { describe, it, expect }, {
+  backendLimits: { sameKeyRace: 's3rver writes objects in place, not atomically' },
+});
 
 describe('S3 storage specifics', () => {
   it('uploads a body larger than one part as a multipart upload, under the prefix', async () => {
