@@ -126,7 +126,7 @@ export class PrivacyEngine {
     await ensureEngineTables(dataSource, tables, { canonical: { subjectType: this.map.subject.name, id: (raw) => locator.canonicalOrNull(raw) } });
     this.store = new RequestStore(dataSource, tables.requests);
     this.locator = locator;
-    await this.startAudit(this.store);
+    await this.startAudit(this.store, tables.audit);
     const runner = new RequestRunner({
       dataSource,
       policy: this.options.policy,
@@ -399,13 +399,13 @@ export class PrivacyEngine {
   }
 
   /** The audit trail (the option, or a table with the engine's prefix) and the archive service that writes to it. */
-  private async startAudit(store: RequestStore): Promise<void> {
+  private async startAudit(store: RequestStore, table: string): Promise<void> {
     let port: AuditPort;
     if (this.options.audit) port = this.options.audit;
     else {
-      const table = createTypeormAudit({ dataSource: this.options.dataSource, table: `${this.options.tablePrefix}audit` });
-      await table.ensureTables();
-      port = table;
+      const adapter = createTypeormAudit({ dataSource: this.options.dataSource, table });
+      await adapter.ensureTables();
+      port = adapter;
     }
     this.auditLog = new AuditLog(port, this.clock, await this.keys.deriveKey('audit-subject'), this.logger, SYSTEM_ACTOR_ID);
     this.artifacts = new Artifacts({
