@@ -9,6 +9,7 @@ import {
   PrivacyEngine,
   createDecryptStream,
   createMemoryStorage,
+  createInProcessQueue,
   createSecretKeys,
   type Actor,
   type ExportArtifact,
@@ -39,7 +40,7 @@ describeEachDatabase('stored export archives: encryption at rest, download links
 
   beforeAll(async () => {
     ds = await db.createDataSource(crmEntities);
-    for (const name of ['alice', 'bob', 'dave', 'erin', 'fred', 'gina']) people[name] = await seedContact(ds, 'org-a', `tok${name}0001`);
+    for (const name of ['alice', 'bob', 'dave', 'erin', 'fred', 'gina', 'hank']) people[name] = await seedContact(ds, 'org-a', `tok${name}0001`);
     storage = createMemoryStorage();
     engine = new PrivacyEngine({
       dataSource: ds,
@@ -198,6 +199,51 @@ describeEachDatabase('stored export archives: encryption at rest, download links
     const deletions = (await audited()).filter((row) => row.action === 'artifact.deleted' && JSON.parse(String(row.details)).erasureRequestId === erased.id);
     expect(deletions.map((row) => row.request_id).sort()).toEqual([first.id, second.id].sort());
     expect(await refusals(first.id)).toEqual(['archive-erased']);
+  });
+
+  it('deletes the archive of an export that ran beside an erasure of its subject and stored it after the erasure ended', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const raceStorage = createMemoryStorage();
+    const racing = new PrivacyEngine({
+      dataSource: ds,
+      subject: Contact,
+      tenantColumn: 'organizationId',
+      secret: SECRET,
+      storage: raceStorage,
+      queue: createInProcessQueue({ concurrency: 2 }),
+      tablePrefix: 'race_',
+      logger: createTestLogger(),
+    });
+    racing.registerProvider('slow', { name: 'slow', purpose: 'Holds the export until the erasure is done', legalBasis: 'Contract' }, {
+      async *export() {
+        entered();
+        await gate;
+        yield { id: 'r1', kind: 'placeholder' };
+      },
+    });
+    await racing.start();
+    try {
+      const exporting = await racing.export({ subjectId: people.hank.contact.id, actor: admin });
+      await inside;
+      const erased = await racing.waitForRequest((await racing.anonymize({ subjectId: people.hank.contact.id, actor: admin })).id);
+      expect(erased.status).toBe('completed');
+      release();
+      const done = await racing.waitForRequest(exporting.id);
+      expect(done.status).toBe('completed');
+      let artifact = artifactOf(done);
+      for (let i = 0; i < 100 && artifact.status !== 'expired'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        artifact = artifactOf(await racing.getRequest(done.id));
+      }
+      expect(artifact).toMatchObject({ status: 'expired', deletedReason: 'erasure' });
+      expect(await raceStorage.stat(artifact.key)).toBeNull();
+    } finally {
+      release();
+      await racing.stop();
+    }
   });
 
   it('keeps a trail that verifies, with no refusal left unaudited and every entry of a request chained in its tenant', async () => {

@@ -174,6 +174,28 @@ export class Artifacts {
     return deleted;
   }
 
+  /**
+   * An export that ran beside an erasure of its subject may store its archive after the erasure deleted the
+   * subject's archives: such an archive is deleted as soon as the export completes.
+   */
+  async removeIfErasedMeanwhile(exportRequest: StoredRequest): Promise<boolean> {
+    const artifact = artifactOf(exportRequest);
+    if (!artifact || artifact.deletedAt) return false;
+    const since = exportRequest.startedAt ?? exportRequest.createdAt;
+    const { store } = this.deps;
+    for (const type of ['anonymize', 'delete', 'purge'] as const) {
+      const erasures = await store.list({ subjectType: exportRequest.subjectType, subjectId: exportRequest.subjectId, tenantId: exportRequest.tenantId, type, limit: 1000 });
+      const overlapping = erasures.find(
+        (e) => e.tenantId === exportRequest.tenantId && e.startedAt !== null && (e.status === 'running' || (e.status === 'completed' && (e.finishedAt ?? 0) >= since)),
+      );
+      if (overlapping) {
+        await this.remove(exportRequest, artifact, 'erasure', overlapping.requestedBy, overlapping.id);
+        return true;
+      }
+    }
+    return false;
+  }
+
   private async remove(request: StoredRequest, artifact: StoredArtifact, reason: 'expired' | 'erasure', actorId: string, byRequestId?: string): Promise<void> {
     await this.deps.storage.delete(artifact.key);
     await this.patch(request, { deletedAt: new Date(this.now()).toISOString(), deletedReason: reason });

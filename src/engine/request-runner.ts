@@ -63,6 +63,8 @@ export class RequestRunner {
       const outcome = (await this.dispatch(running)) as unknown as Record<string, unknown>;
       const completed = await store.update(running.id, { status: 'completed', finishedAt: now(), releaseActiveKey: true, body: { outcome } }, now(), ['running']);
       if (completed) await this.auditCompletion(completed, outcome);
+      // An export that ran beside an erasure of its subject must not leave an archive behind it.
+      if (completed?.type === 'export') await this.deps.artifacts?.removeIfErasedMeanwhile(completed);
     } catch (error) {
       const cancelled = error instanceof CancelledError;
       // Anything the operation did not tag itself is tagged with the request's type: its message then says where, not what.
