@@ -336,8 +336,9 @@ export class PrivacyEngine {
     const { requestId, actor } = parseInput(requestRefSchema, input, 'download request');
     const parsedActor = actorSchema.parse(actor);
     const stored = await this.loadRequest(requestId, undefined, 'download');
-    if (stored.type !== 'export') throw new ValidationError(`Request ${requestId} is not an export`, [{ path: 'requestId', message: 'not an export' }]);
+    // Authorized first: another tenant's actor learns nothing about the request, not even its type.
     await this.authorizeDownload(stored, parsedActor, () => new NotFoundError(`Request ${requestId} was not found`, { requestId }));
+    if (stored.type !== 'export') throw new ValidationError(`Request ${requestId} is not an export`, [{ path: 'requestId', message: 'not an export' }]);
     return this.requireArtifacts().serve(stored, parsedActor.id, 'download');
   }
 
