@@ -82,6 +82,39 @@ describeEachDatabase('the engine audit trail', (db) => {
     expect(await engine.audit.verify({ tenantId: 'org-a' })).toMatchObject({ ok: true });
   });
 
+  it('records a failed erasure with its error code, and its retry', async () => {
+    const audit = createMemoryAudit();
+    let fail = true;
+    const failing = new PrivacyEngine({ dataSource: ds, subject: Contact, tenantColumn: 'organizationId', secret: SECRET, storage: createMemoryStorage(), audit, tablePrefix: 'fail_', logger: createTestLogger() });
+    failing.registerProvider('flaky', { name: 'flaky', purpose: 'Fails once', legalBasis: 'Contract' }, {
+      async *export() {},
+      async anonymize() {
+        if (fail) throw new Error('provider down');
+      },
+    });
+    await failing.start();
+    try {
+      const other = await seedContact(ds, 'org-a', 'tokfailaud1');
+      const failed = await failing.waitForRequest((await failing.anonymize({ subjectId: other.contact.id, actor: admin })).id);
+      expect(failed.status).toBe('failed');
+      fail = false;
+      for (let i = 0; i < 100 && !audit.raw.read('org-a').some((r) => r.action === 'request.failed'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      await failing.retry({ requestId: failed.id, actor: admin });
+      await failing.waitForRequest(failed.id);
+      let records = audit.raw.read('org-a');
+      for (let i = 0; i < 100 && records.filter((r) => r.action === 'request.completed').length === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        records = audit.raw.read('org-a');
+      }
+      expect(records.map((r) => r.action)).toEqual(['request.submitted', 'request.started', 'request.failed', 'request.retried', 'request.started', 'request.completed']);
+      expect(records[2].details).toMatchObject({ type: 'anonymize', code: failed.error!.code });
+      expect(records[3].details).toMatchObject({ previousStatus: 'failed' });
+      expect(JSON.stringify(records)).not.toContain('tokfailaud1');
+    } finally {
+      await failing.stop();
+    }
+  });
+
   it('writes to the AuditPort given as the audit option, and verify names an entry edited there', async () => {
     const audit = createMemoryAudit();
     const other = new PrivacyEngine({ dataSource: ds, subject: Contact, tenantColumn: 'organizationId', secret: SECRET, storage: createMemoryStorage(), audit, tablePrefix: 'alt_', logger: createTestLogger() });
