@@ -102,16 +102,22 @@ export interface BenchEngine {
 }
 
 /** Connects and starts an engine the way a host does; timing starts after this. */
-export async function startEngine(ctx: CaseContext, options: { queue?: QueuePort; clock?: ClockPort } = {}): Promise<BenchEngine> {
+/** The engine with encryption at rest turned off: only to measure what encrypting the archive costs. */
+class PlaintextArchiveEngine extends PrivacyEngine {
+  protected override readonly encryptArchives: boolean = false;
+}
+
+export async function startEngine(ctx: CaseContext, options: { queue?: QueuePort; clock?: ClockPort; plaintextArchives?: boolean } = {}): Promise<BenchEngine> {
   const dataSource = await openDataSource(ctx.db, ctx.database);
-  const engine = new PrivacyEngine({
+  const { plaintextArchives, ...engineOptions } = options;
+  const engine = new (plaintextArchives ? PlaintextArchiveEngine : PrivacyEngine)({
     dataSource,
     subject: Contact,
     tenantColumn: 'organizationId',
     secret: SECRET,
     storage: createLocalStorage({ directory: ctx.workDir }),
     policy: { batchSize: ctx.batchSize },
-    ...options,
+    ...engineOptions,
   });
   await engine.start();
   return {

@@ -101,8 +101,8 @@ async function main(): Promise<void> {
   await dataSource.getRepository(Invoice).save({ number: 'INV-2025-001', issuedAt: '2025-02-01', amount: '1200.00', contact: ada });
 
   // The engine: a secret of 32+ characters (keys for the vault and the 'hmac' strategy), local storage for archives.
-  // Local storage keeps every export archive as an unencrypted ZIP and never deletes it; without `storage` it
-  // would be ./.privacy-engine/storage, here it is a temporary folder.
+  // Local storage keeps every export archive encrypted until it expires or its subject is erased; without
+  // `storage` it would be ./.privacy-engine/storage, here it is a temporary folder.
   const engine = new PrivacyEngine({
     dataSource,
     subject: Contact,
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
   await pipeline(download.stream, createWriteStream(zipPath));
   console.log(`archive (${download.size} bytes): ${zipPath}`);
   const stored = (exported.outcome as { artifact: { key: string } }).artifact.key;
-  console.log(`the engine's own copy (unencrypted, delete it when done): ${path.join(tmp, 'storage', stored)}`);
+  console.log(`the engine's own copy (encrypted; the anonymize below deletes it): ${path.join(tmp, 'storage', stored)}`);
   console.log('records per category:', (exported.outcome as { counts: Record<string, number> }).counts);
 
   // 2. Anonymize: personal fields redacted in place, originals sealed in the vault, invoices retained.

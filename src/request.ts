@@ -33,7 +33,27 @@ export interface PrivacyRequest {
 
 export interface ExportOutcome {
   counts: Record<string, number>;
-  artifact: { key: string; fileName: string; size: number; expiresAt: string };
+  artifact: ExportArtifact;
+}
+
+/**
+ * The archive of an export as admins see it: `pending` while the export runs, `ready` once stored (encrypted),
+ * `downloaded` after the first download (when and by whom), `expired` once past its date or deleted (`deletedReason`).
+ */
+export interface ExportArtifact {
+  status: 'pending' | 'ready' | 'downloaded' | 'expired';
+  key: string;
+  fileName: string;
+  /** Size of the ZIP a download yields; `storedSize` is the encrypted file's. */
+  size: number;
+  storedSize?: number;
+  encrypted?: boolean;
+  expiresAt: string;
+  downloadedAt?: string;
+  /** Id of the actor of the first download. */
+  downloadedBy?: string;
+  deletedAt?: string;
+  deletedReason?: 'expired' | 'erasure';
 }
 
 export const TERMINAL_STATUSES: readonly RequestStatus[] = ['completed', 'failed', 'cancelled'];

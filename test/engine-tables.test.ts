@@ -66,10 +66,14 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
     const erased = (await engine.listRequests({ type: 'delete' }))[0];
     const restored = await engine.waitForRequest((await engine.restore({ requestId: erased.id, actor: admin })).id);
     expect(restored.status).toBe('completed');
+    // The audit trail went to the schema's table as well (no entry leaked to the public schema).
+    expect(Number((await ds.query('SELECT COUNT(*) AS n FROM crm_app.privacy_audit'))[0].n)).toBeGreaterThan(5);
     const tables: Array<{ table_schema: string; table_name: string }> = await ds.query(
       "SELECT table_schema, table_name FROM information_schema.tables WHERE table_name LIKE 'privacy\\_%' ORDER BY table_name",
     );
     expect(tables.map((t) => `${t.table_schema}.${t.table_name}`)).toEqual([
+      'crm_app.privacy_audit',
+      'crm_app.privacy_audit_heads',
       'crm_app.privacy_meta',
       'crm_app.privacy_requests',
       'crm_app.privacy_subject_states',

@@ -6,7 +6,7 @@ import { anonymizeNaive } from './anonymize-naive.js';
 import { deleteEngine } from './delete-engine.js';
 import { deleteFloor } from './delete-floor.js';
 import { deleteNaive } from './delete-naive.js';
-import { exportEngine } from './export-engine.js';
+import { exportEngine, exportEnginePlaintext } from './export-engine.js';
 import { exportFloor } from './export-floor.js';
 import { exportNaive } from './export-naive.js';
 import { purgeEngine } from './purge-engine.js';
@@ -18,6 +18,7 @@ export const CASES: BenchCase[] = [
   baseline,
   exportFloor,
   exportEngine,
+  exportEnginePlaintext,
   exportNaive,
   anonymizeFloor,
   anonymizeEngine,

@@ -8,7 +8,7 @@ import { assertFollows } from '../audit/chain.js';
 
 export interface TypeormAuditOptions {
   dataSource: DataSource;
-  /** Table for the entries (`privacy_audit` by default); the head pointers go into `<table>_heads`. */
+  /** Table for the entries (`privacy_audit` by default, `schema.table` on PostgreSQL); the head pointers go into `<table>_heads`. */
   table?: string;
 }
 
@@ -18,7 +18,7 @@ export interface TypeormAudit extends AuditPort {
   readonly tables: { entries: string; heads: string };
 }
 
-const optionsSchema = z.object({ dataSource: z.any(), table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,50}$/).optional() }).strict();
+const optionsSchema = z.object({ dataSource: z.any(), table: z.string().regex(/^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,50}$/).optional() }).strict();
 
 const MAX_ATTEMPTS = 50;
 
@@ -111,7 +111,7 @@ export function createTypeormAudit(options: TypeormAuditOptions): TypeormAudit {
               { name: 'prev_hash', type: 'varchar', length: '64' },
               { name: 'hash', type: 'varchar', length: '64' },
             ],
-            indices: [new TableIndex({ name: `IDX_${entries}_chain`, columnNames: ['tenant_id', 'seq'] })],
+            indices: [new TableIndex({ name: `IDX_${entries.split('.').pop()}_chain`, columnNames: ['tenant_id', 'seq'] })],
           }),
           true,
         );

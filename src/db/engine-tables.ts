@@ -12,6 +12,8 @@ export interface EngineTableNames {
   vault: string;
   subjects: string;
   meta: string;
+  /** The default audit trail's entries (its head pointers go into `<audit>_heads`). */
+  audit: string;
   /** Unqualified base of index names. */
   prefix: string;
 }
@@ -20,7 +22,7 @@ export interface EngineTableNames {
 export function engineTableNames(dataSource: DataSource, prefix: string): EngineTableNames {
   const schema = dialectOf(dataSource) === 'postgres' ? (dataSource.options as { schema?: string }).schema : undefined;
   const path = (name: string) => (schema ? `${schema}.${name}` : name);
-  return { requests: path(`${prefix}requests`), vault: path(`${prefix}vault`), subjects: path(`${prefix}subject_states`), meta: path(`${prefix}meta`), prefix };
+  return { requests: path(`${prefix}requests`), vault: path(`${prefix}vault`), subjects: path(`${prefix}subject_states`), meta: path(`${prefix}meta`), audit: path(`${prefix}audit`), prefix };
 }
 
 export interface EnsureOptions {

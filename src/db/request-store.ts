@@ -303,5 +303,17 @@ export function toPublicRequest(stored: StoredRequest, now: number): PrivacyRequ
   if (eta) request.eta = eta;
   if (stored.body.error) request.error = stored.body.error;
   if (stored.body.outcome) request.outcome = stored.body.outcome;
+  if (stored.type === 'export') withArtifactStatus(request, stored, now);
   return request;
+}
+
+/** An export's artifact carries its status as of `now`: pending until stored, then ready, downloaded or expired. */
+function withArtifactStatus(request: PrivacyRequest, stored: StoredRequest, now: number): void {
+  const artifact = (stored.body.outcome as { artifact?: { expiresAt: string; deletedAt?: string; downloadedAt?: string } } | undefined)?.artifact;
+  if (!artifact) {
+    if (stored.status === 'queued' || stored.status === 'running') request.outcome = { artifact: { status: 'pending' } };
+    return;
+  }
+  const status = artifact.deletedAt || now >= Date.parse(artifact.expiresAt) ? 'expired' : artifact.downloadedAt ? 'downloaded' : 'ready';
+  request.outcome = { ...stored.body.outcome, artifact: { ...artifact, status } };
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { weakSecretReason } from '../adapters/secret-keys.js';
 import { ValidationError } from '../errors.js';
 import type { EntityTarget } from '../metadata/declarations.js';
+import type { AuditPort } from '../ports/audit.js';
 import type { ClockPort } from '../ports/clock.js';
 import type { KeysPort } from '../ports/keys.js';
 import type { QueuePort } from '../ports/queue.js';
@@ -39,6 +40,9 @@ export const engineOptionsSchema = z
       .refine((k) => k.destroyKey === undefined || typeof k.destroyKey === 'function', { message: 'destroyKey must be a function when given' })
       .optional(),
     clock: port<ClockPort>(['now']).optional(),
+    audit: port<AuditPort>(['append', 'list', 'head', 'removeThrough']).optional(),
+    /** Where download links point: the token is appended as `?token=` (or `&token=`). */
+    downloadLinkBaseUrl: z.url().optional(),
     logger: port<Logger>(['info', 'warn', 'error']).optional(),
     authorize: z.custom<Authorize>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
     tablePrefix: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,30}$/, 'letters, digits and underscores only').default('privacy_'),

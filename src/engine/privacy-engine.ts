@@ -1,9 +1,9 @@
-import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { createInProcessQueue } from '../adapters/in-process-queue.js';
 import { createLocalStorage } from '../adapters/local-storage.js';
 import { createSecretKeys } from '../adapters/secret-keys.js';
-import { ConflictError, LinkExpiredError, NotFoundError, type PrivacyEngineError, ValidationError, WindowClosedError } from '../errors.js';
+import { createTypeormAudit } from '../adapters/typeorm-audit.js';
+import { ConflictError, ForbiddenError, NotFoundError, type PrivacyEngineError, ValidationError, WindowClosedError } from '../errors.js';
 import { engineTableNames, ensureEngineTables } from '../db/engine-tables.js';
 import { type ActiveFamily, RequestStore, type StoredRequest, toPublicRequest } from '../db/request-store.js';
 import { SubjectStates } from '../db/subject-states.js';
@@ -25,9 +25,16 @@ import { type Logger, consoleLogger } from './logger.js';
 import { type PrivacyEngineOptions, type ResolvedEngineOptions, engineOptionsSchema, parseInput } from './options.js';
 import { type Action, type Actor, type Authorize, actorSchema, assertAllowed, defaultAuthorize } from './policy.js';
 import { DAY, RequestRunner } from './request-runner.js';
+import { Artifacts, type DownloadResult, encryptArchive } from './artifacts.js';
+import { AuditLog, type EngineAudit } from './audit-log.js';
+import type { AuditPort } from '../ports/audit.js';
 import {
   type ErasureInput,
+  type DownloadLinkInput,
   type ExportInput,
+  type OpenDownloadInput,
+  downloadLinkInputSchema,
+  openDownloadInputSchema,
   type PurgeInput,
   type RequestFilter,
   type RestoreInput,
@@ -53,11 +60,14 @@ function activeFamilyOf(type: RequestType): ActiveFamily {
 /** The actor the engine uses for work it starts itself (purgeExpired). */
 const SYSTEM_ACTOR_ID = 'privacy-engine:system';
 
-export interface DownloadResult {
-  stream: Readable;
-  fileName: string;
-  contentType: 'application/zip';
-  size: number;
+export type { DownloadResult } from './artifacts.js';
+export type { EngineAudit } from './audit-log.js';
+
+/** A signed download link for an export archive; `url` when the engine knows where links point. */
+export interface DownloadLink {
+  token: string;
+  url?: string;
+  expiresAt: string;
 }
 
 /**
@@ -77,6 +87,10 @@ export class PrivacyEngine {
   private store?: RequestStore;
   private locator?: SubjectLocator;
   private starting?: Promise<void>;
+  private auditLog?: AuditLog;
+  private artifacts?: Artifacts;
+  /** Archives are always encrypted at rest; only the benchmark's subclass turns this off, to measure the cost. */
+  protected readonly encryptArchives: boolean = true;
 
   constructor(options: PrivacyEngineOptions) {
     this.options = parseInput(engineOptionsSchema, options, 'PrivacyEngine options');
@@ -114,6 +128,7 @@ export class PrivacyEngine {
     await ensureEngineTables(dataSource, tables, { canonical: { subjectType: this.map.subject.name, id: (raw) => locator.canonicalOrNull(raw) } });
     this.store = new RequestStore(dataSource, tables.requests);
     this.locator = locator;
+    await this.startAudit(this.store, tables.audit);
     const runner = new RequestRunner({
       dataSource,
       policy: this.options.policy,
@@ -126,6 +141,9 @@ export class PrivacyEngine {
       logger: this.logger,
       locator: this.locator,
       digestKey: await this.keys.deriveKey('erasure-digest'),
+      audit: this.auditLog,
+      artifacts: this.artifacts,
+      ...(this.encryptArchives ? { encryptArchive: (requestId: string) => encryptArchive(this.keys, requestId) } : {}),
     });
     await this.queue.start((job) => runner.run(job));
     for (const request of await this.store.listUnfinished()) {
@@ -263,6 +281,7 @@ export class PrivacyEngine {
       throw error;
     }
     if (!queued) throw new ConflictError(`Request ${requestId} changed status meanwhile; read it again`, { requestId });
+    await this.requireAudit().tryRecord('request.retried', queued, actorSchema.parse(actor).id, { previousStatus: source.status });
     await this.queue.enqueue({ requestId: queued.id, tenantId: queued.tenantId });
     return toPublicRequest(queued, now);
   }
@@ -280,6 +299,7 @@ export class PrivacyEngine {
   /** Queues a purge for every erasure whose recovery window has ended (call it from a scheduler). */
   async purgeExpired(): Promise<PrivacyRequest[]> {
     const store = this.requireStore();
+    await this.requireArtifacts().sweep();
     const now = this.clock.now().getTime();
     const queued: PrivacyRequest[] = [];
     // Failed and cancelled erasures too: the batches they committed hold originals that must not outlive the window.
@@ -330,18 +350,59 @@ export class PrivacyEngine {
     }
   }
 
-  /** Opens a completed export for download; refused after the download expiry. */
+  /**
+   * Opens a completed export for in-process use: the decrypted ZIP, streamed. The same checks and audit entries as
+   * openDownload; an archive past its expiry fails with LinkExpiredError, one deleted by an erasure with ForbiddenError.
+   * A stored file that fails authentication makes the stream fail with IntegrityError.
+   */
   async download(input: { requestId: string; actor: Actor }): Promise<DownloadResult> {
     const { requestId, actor } = parseInput(requestRefSchema, input, 'download request');
+    const parsedActor = actorSchema.parse(actor);
+    const stored = await this.loadRequest(requestId, undefined, 'download');
+    // Authorized first: another tenant's actor learns nothing about the request, not even its type.
+    await this.authorizeDownload(stored, parsedActor, () => new NotFoundError(`Request ${requestId} was not found`, { requestId }));
+    if (stored.type !== 'export') throw new ValidationError(`Request ${requestId} is not an export`, [{ path: 'requestId', message: 'not an export' }]);
+    return this.requireArtifacts().serve(stored, parsedActor.id, 'download');
+  }
+
+  /**
+   * A signed link to a completed export's archive: `token` (and `url` with `downloadLinkBaseUrl`), valid until
+   * `expiresAt` (policy.downloadExpiryDays from now, or `expiresInSeconds`). Used once the archive expired or was
+   * deleted, it is refused.
+   */
+  async createDownloadLink(input: DownloadLinkInput): Promise<DownloadLink> {
+    const { requestId, actor, expiresInSeconds } = parseInput(downloadLinkInputSchema, input, 'download link request');
     const stored = await this.loadRequest(requestId, actor, 'download');
     if (stored.type !== 'export') throw new ValidationError(`Request ${requestId} is not an export`, [{ path: 'requestId', message: 'not an export' }]);
-    const outcome = stored.body.outcome as { artifact?: { key: string; fileName: string; size: number; expiresAt: string } } | undefined;
-    if (stored.status !== 'completed' || !outcome?.artifact) {
-      throw new ConflictError(`Export ${requestId} is not ready (status: ${stored.status})`, { status: stored.status });
-    }
-    if (this.clock.now().getTime() >= Date.parse(outcome.artifact.expiresAt)) throw new LinkExpiredError();
-    const stream = await this.storage.get(outcome.artifact.key);
-    return { stream, fileName: outcome.artifact.fileName, contentType: 'application/zip', size: outcome.artifact.size };
+    return this.requireArtifacts().createLink(stored, actorSchema.parse(actor).id, expiresInSeconds);
+  }
+
+  /**
+   * Streams the decrypted ZIP a link names, to an authorized admin of its tenant (or the subject of a self-service
+   * export). Expired: LinkExpiredError. Tampered, another tenant's, another export's, or replayed after the archive
+   * expired or was deleted: ForbiddenError. Every outcome is audited.
+   */
+  async openDownload(input: OpenDownloadInput): Promise<DownloadResult> {
+    const { token, actor } = parseInput(openDownloadInputSchema, input, 'download');
+    const parsedActor = actorSchema.parse(actor);
+    const artifacts = this.requireArtifacts();
+    const { request, tenantId, artifact } = await artifacts.requestOfToken(token, parsedActor.id);
+    await this.authorizeDownload(request, parsedActor, () => new ForbiddenError('This download link is not valid'));
+    return artifacts.serve(request, parsedActor.id, 'link', { tenantId, artifact });
+  }
+
+  /**
+   * Scheduled housekeeping: deletes every export archive past its expiry (audited), then queues the purges
+   * purgeExpired queues. Call it from a scheduler, daily or more often.
+   */
+  async sweep(): Promise<{ archivesDeleted: number; purgesQueued: PrivacyRequest[] }> {
+    const archivesDeleted = await this.requireArtifacts().sweep();
+    return { archivesDeleted, purgesQueued: await this.purgeExpired() };
+  }
+
+  /** The hash-chained audit trail: verify, prune (retention), export (JSON or CSV). Available once started. */
+  get audit(): EngineAudit {
+    return this.requireAudit();
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -349,6 +410,49 @@ export class PrivacyEngine {
   private requireMap(): ResolvedDataMap {
     if (!this.map) throw new ConflictError('The engine is not started: call await engine.start() first');
     return this.map;
+  }
+
+  private requireAudit(): AuditLog {
+    this.requireMap();
+    return this.auditLog!;
+  }
+
+  private requireArtifacts(): Artifacts {
+    this.requireMap();
+    return this.artifacts!;
+  }
+
+  /** The audit trail (the option, or a table with the engine's prefix) and the archive service that writes to it. */
+  private async startAudit(store: RequestStore, table: string): Promise<void> {
+    let port: AuditPort;
+    if (this.options.audit) port = this.options.audit;
+    else {
+      const adapter = createTypeormAudit({ dataSource: this.options.dataSource, table });
+      await adapter.ensureTables();
+      port = adapter;
+    }
+    this.auditLog = new AuditLog(port, this.clock, await this.keys.deriveKey('audit-subject'), this.logger, SYSTEM_ACTOR_ID);
+    this.artifacts = new Artifacts({
+      store,
+      storage: this.storage,
+      keys: this.keys,
+      clock: this.clock,
+      audit: this.auditLog,
+      linkKey: await this.keys.deriveKey('link-signing'),
+      downloadExpiryMs: this.options.policy.downloadExpiryDays * DAY,
+      linkBaseUrl: this.options.downloadLinkBaseUrl,
+      systemActorId: SYSTEM_ACTOR_ID,
+    });
+  }
+
+  /** The download policy check; a refusal is audited before it is thrown. */
+  private async authorizeDownload(stored: StoredRequest, actor: z.output<typeof actorSchema>, refusal: () => PrivacyEngineError): Promise<void> {
+    try {
+      await this.authorize('download', actor, { type: stored.subjectType, id: stored.subjectId, tenantId: stored.tenantId }, refusal);
+    } catch (error) {
+      await this.requireAudit().tryRecord('download.refused', stored, actor.id, { reason: 'not-authorized' });
+      throw error;
+    }
   }
 
   private requireStore(): RequestStore {
@@ -430,6 +534,8 @@ export class PrivacyEngine {
       if (winner) throw conflict(winner);
       throw error;
     }
+    const forced = type === 'purge' ? { forced: Boolean(params?.force) } : {};
+    await this.requireAudit().tryRecord('request.submitted', stored, requestedBy, { regulation, ...forced, ...(typeof params?.sourceRequestId === 'string' ? { sourceRequestId: params.sourceRequestId } : {}) });
     await this.queue.enqueue({ requestId: stored.id, tenantId: stored.tenantId });
     return toPublicRequest(stored, now);
   }

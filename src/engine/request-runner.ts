@@ -1,3 +1,4 @@
+import type { Transform } from 'node:stream';
 import type { DataSource } from 'typeorm';
 import { CancelledError, ConflictError, NotFoundError, OperationError } from '../errors.js';
 import type { RequestStore, StoredRequest } from '../db/request-store.js';
@@ -16,6 +17,8 @@ import type { QueueJob } from '../ports/queue.js';
 import type { StoragePort } from '../ports/storage.js';
 import { TERMINAL_STATUSES } from '../request.js';
 import type { Vault } from '../vault/vault.js';
+import type { Artifacts } from './artifacts.js';
+import type { AuditLog } from './audit-log.js';
 import type { Logger } from './logger.js';
 import type { ResolvedEngineOptions } from './options.js';
 import type { LocatedSubject, SubjectLocator } from './subject-locator.js';
@@ -35,6 +38,12 @@ export interface RequestRunnerDeps {
   locator: SubjectLocator;
   /** Keys the digests an erasure keeps of the values it wrote (keys port, purpose 'erasure-digest'). */
   digestKey: Buffer;
+  /** The audit trail each request's start and end go to. */
+  audit?: AuditLog;
+  /** Stored archives: erasures delete their subject's. */
+  artifacts?: Artifacts;
+  /** Encrypts each export archive on its way to storage. */
+  encryptArchive?: (requestId: string) => Transform;
 }
 
 /** Runs queued requests: claims each, dispatches it to its operation, and records how it ended. */
@@ -49,9 +58,13 @@ export class RequestRunner {
     if (!current || TERMINAL_STATUSES.includes(current.status)) return;
     const running = await store.update(job.requestId, { status: 'running', startedAt: current.startedAt ?? now() }, now(), ['queued', 'running']);
     if (!running) return;
+    await this.deps.audit?.tryRecord('request.started', running, running.requestedBy, current.status === 'running' ? { resumed: true } : {});
     try {
       const outcome = (await this.dispatch(running)) as unknown as Record<string, unknown>;
-      await store.update(running.id, { status: 'completed', finishedAt: now(), releaseActiveKey: true, body: { outcome } }, now(), ['running']);
+      const completed = await store.update(running.id, { status: 'completed', finishedAt: now(), releaseActiveKey: true, body: { outcome } }, now(), ['running']);
+      if (completed) await this.auditCompletion(completed, outcome);
+      // An export that ran beside an erasure of its subject must not leave an archive behind it.
+      if (completed?.type === 'export') await this.deps.artifacts?.removeIfErasedMeanwhile(completed);
     } catch (error) {
       const cancelled = error instanceof CancelledError;
       // Anything the operation did not tag itself is tagged with the request's type: its message then says where, not what.
@@ -71,6 +84,7 @@ export class RequestRunner {
         now(),
         ['running'],
       );
+      await this.deps.audit?.tryRecord(cancelled ? 'request.cancelled' : 'request.failed', running, running.requestedBy, cancelled ? {} : { code: failure.code });
     } finally {
       // The plaintext data keys this operation used (its own; a restore's or purge's source) leave memory with it.
       this.deps.vault.forget(running.id);
@@ -89,7 +103,10 @@ export class RequestRunner {
         const earlier = (await subjectErasures(store, request)).filter((r) => r.id !== request.id && isInForce(r)).map((r) => r.id);
         const subject = await locator.locate(request.subjectId, request.tenantId ?? undefined);
         const plan = request.type === 'anonymize' ? anonymizePlan(map) : deletePlan(map);
-        return runErasure(this.operationContext(request), request.type, plan, subject.id, { digestKey: this.deps.digestKey, earlier });
+        const receipt = await runErasure(this.operationContext(request), request.type, plan, subject.id, { digestKey: this.deps.digestKey, earlier });
+        // An archive of the subject would defeat the erasure: it goes at once.
+        await this.deps.artifacts?.removeSubjectArchives(request, request.requestedBy);
+        return receipt;
       }
       case 'restore':
       case 'purge': {
@@ -102,7 +119,9 @@ export class RequestRunner {
           if (later) throw new ConflictError(`Request ${source.id} cannot be restored while the later ${later.type} request ${later.id} of the same subject stands; restore that one first`, { requestId: source.id, laterRequestId: later.id });
           return runRestore(this.operationContext(request), source, request.body.params as unknown as RestoreParams);
         }
-        return runPurge(this.operationContext(request), source, Boolean(request.body.params?.force));
+        const purged = await runPurge(this.operationContext(request), source, Boolean(request.body.params?.force));
+        await this.deps.artifacts?.removeSubjectArchives(request, request.requestedBy);
+        return purged;
       }
     }
   }
@@ -132,7 +151,23 @@ export class RequestRunner {
         await store.update(request.id, { progressDone: done, progressTotal: total }, clock.now().getTime());
       },
       checkCancelled: this.cancellationCheck(request.id),
+      ...(this.deps.encryptArchive ? { encrypt: () => this.deps.encryptArchive!(request.id) } : {}),
     });
+  }
+
+  /** The completion entry: counts only (numbers), plus what restores and purges must show (forced or not). */
+  private async auditCompletion(request: StoredRequest, outcome: Record<string, unknown>): Promise<void> {
+    const audit = this.deps.audit;
+    if (!audit) return;
+    // Per entity or category: export counts, erasure rows, rows restored or removed.
+    const entities = (outcome.receipt as { entities?: Record<string, { rows?: unknown }> } | undefined)?.entities ?? {};
+    const raw = { ...(outcome.counts as object), ...(outcome.restored as object), ...(outcome.removed as object), ...Object.fromEntries(Object.entries(entities).map(([k, v]) => [k, v?.rows])) };
+    const counts = Object.fromEntries(Object.entries(raw).filter(([, v]) => typeof v === 'number'));
+    const source = request.body.params?.sourceRequestId;
+    const details: Record<string, unknown> = { counts, ...(typeof source === 'string' ? { sourceRequestId: source } : {}) };
+    if (request.type === 'purge') details.forced = Boolean(request.body.params?.force);
+    await audit.tryRecord('request.completed', request, request.requestedBy, details);
+    if (request.type === 'restore' || request.type === 'purge') await audit.tryRecord(`${request.type}.completed`, request, request.requestedBy, details);
   }
 
   private operationContext(request: StoredRequest): OperationContext {

@@ -21,6 +21,8 @@ export const restoreInputSchema = requestRefSchema.extend({
 });
 export const retryInputSchema = requestRefSchema;
 export const purgeInputSchema = requestRefSchema.extend({ force: z.boolean().default(false) });
+export const downloadLinkInputSchema = requestRefSchema.extend({ expiresInSeconds: z.number().int().min(1).max(366 * 24 * 3600).optional() });
+export const openDownloadInputSchema = z.object({ token: z.string().min(1).max(4096), actor: actorSchema });
 export const waitSchema = z.object({ timeoutMs: z.number().int().positive().default(60_000) }).prefault({});
 export const requestFilterSchema = z.object({
   subjectId: subjectIdSchema.optional(),
@@ -36,3 +38,5 @@ export type RestoreInput = z.input<typeof restoreInputSchema>;
 export type RetryInput = z.input<typeof retryInputSchema>;
 export type PurgeInput = z.input<typeof purgeInputSchema>;
 export type RequestFilter = z.input<typeof requestFilterSchema>;
+export type DownloadLinkInput = z.input<typeof downloadLinkInputSchema>;
+export type OpenDownloadInput = z.input<typeof openDownloadInputSchema>;

@@ -4,12 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
+import { Transform, pipeline } from 'node:stream';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import type { DataSource } from 'typeorm';
 import { type ArchiveCategory, type ExportRecord, type JsonValue, createExportArchive } from '../export/index.js';
 import type { ResolvedDataMap, ResolvedEntity, ResolvedProvider } from '../metadata/data-map.js';
 import type { StoragePort } from '../ports/storage.js';
-import type { ExportOutcome } from '../request.js';
+import type { ExportArtifact, ExportOutcome } from '../request.js';
 import { type RawRow, countSubjectRows, readSubjectRows } from '../db/subject-rows.js';
 import { withStep, withStepSync } from './operation-context.js';
 
@@ -28,17 +29,19 @@ export interface ExportContext {
   onProgress(done: number, total: number): Promise<void>;
   /** Throws when the request was cancelled, between batches. */
   checkCancelled(): Promise<void>;
+  /** Encrypts the ZIP on its way to storage (the engine always passes one; the benchmark measures without). */
+  encrypt?: () => Transform;
 }
 
 export function exportKey(requestId: string): string {
-  return `exports/${requestId}.zip`;
+  return `exports/${requestId}.zip.enc`;
 }
 
 /**
  * Streams every category's records into a ZIP on the storage port. Counts are taken first (the plan),
  * so summary.json can open with them; rows are then read page by page and never all at once.
  */
-export async function runExport(ctx: ExportContext): Promise<ExportOutcome> {
+export async function runExport(ctx: ExportContext): Promise<{ counts: ExportOutcome['counts']; artifact: Omit<ExportArtifact, 'status'> }> {
   const { dataSource, map } = ctx;
   const spoolDir = await mkdtemp(path.join(os.tmpdir(), 'privacy-engine-providers-'));
   try {
@@ -93,11 +96,27 @@ export async function runExport(ctx: ExportContext): Promise<ExportOutcome> {
       },
       categories,
     });
-    const key = exportKey(ctx.requestId);
-    const [result, stored] = await Promise.all([archive.done, ctx.storage.put(key, archive.stream)]);
+    const key = ctx.encrypt ? exportKey(ctx.requestId) : `exports/${ctx.requestId}.zip`;
+    // The ZIP's own size is counted on its way in: the stored file (encrypted) is larger.
+    let zipSize = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        zipSize += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    const body = ctx.encrypt ? pipeline(archive.stream, counter, ctx.encrypt(), () => undefined) : pipeline(archive.stream, counter, () => undefined);
+    const [result, stored] = await Promise.all([archive.done, ctx.storage.put(key, body)]);
     return {
       counts: result.counts,
-      artifact: { key, fileName: exportFileName(map.subject.name, ctx.subject.publicId, ctx.now), size: stored.size, expiresAt: ctx.downloadExpiresAt().toISOString() },
+      artifact: {
+        key,
+        fileName: exportFileName(map.subject.name, ctx.subject.publicId, ctx.now),
+        size: zipSize,
+        storedSize: stored.size,
+        encrypted: Boolean(ctx.encrypt),
+        expiresAt: ctx.downloadExpiresAt().toISOString(),
+      },
     };
   } finally {
     await rm(spoolDir, { recursive: true, force: true });
