@@ -40,6 +40,7 @@ export {
   AdapterError,
   WindowClosedError,
   CancelledError,
+  LeaseLostError,
   OperationError,
   type OperationStep,
   IntegrityError,

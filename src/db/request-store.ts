@@ -39,6 +39,9 @@ export interface StoredRequest {
   progressDone: number;
   progressTotal: number;
   body: RequestBody;
+  /** The worker running the request and until when its claim holds (epoch ms, wall clock); null when none does. */
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
 }
 
 export interface NewRequest {
@@ -63,6 +66,8 @@ export type RequestPatch = Partial<Pick<StoredRequest, 'status' | 'startedAt' | 
   releaseActiveKey?: boolean;
   /** Takes the active key again (a retried request); the unique index refuses it while another request holds it. */
   acquireActiveFamily?: ActiveFamily;
+  /** Clears the lease: the request's work ended (or never started). */
+  releaseLease?: boolean;
 };
 
 const COLUMNS = [
@@ -104,6 +109,8 @@ export class RequestStore {
       dueAt: input.dueAt,
       progressDone: 0,
       progressTotal: 0,
+      leaseOwner: null,
+      leaseExpiresAt: null,
       body: { regulation: input.regulation, warnings: [], review: [], ...(input.params ? { params: input.params } : {}) },
     };
     const params = new SqlParams(this.dialect);
@@ -190,12 +197,44 @@ export class RequestStore {
   }
 
   /**
-   * Applies a patch; with `onlyIfStatus` it is a compare-and-set on the status, so two workers cannot
-   * both take the same queued request. Returns the updated request, or null when the condition failed.
+   * Claims a request for one worker: a queued one, or a running one whose lease expired (its worker died or stopped
+   * heartbeating). A running request under a live lease is refused, so no request runs twice at once.
+   * `wallNow` is the wall clock (leases must not follow a host's test clock). Returns the claimed request or null.
    */
-  async update(id: string, patch: RequestPatch, now: number, onlyIfStatus?: RequestStatus[], executor: SqlExecutor = this.dataSource): Promise<StoredRequest | null> {
+  async claim(id: string, owner: string, wallNow: number, leaseMs: number, now: number): Promise<StoredRequest | null> {
+    const params = new SqlParams(this.dialect);
+    const expires = this.q('lease_expires_at');
+    const sql = `UPDATE ${this.table} SET ${this.q('status')} = 'running', ${this.q('lease_owner')} = ${params.add(owner)}, ${expires} = ${params.add(wallNow + leaseMs)},
+      ${this.q('started_at')} = COALESCE(${this.q('started_at')}, ${params.add(now)}), ${this.q('updated_at')} = ${params.add(now)}
+      WHERE ${this.q('id')} = ${params.add(id)} AND (${this.q('status')} = 'queued' OR (${this.q('status')} = 'running' AND (${expires} IS NULL OR ${expires} < ${params.add(wallNow)})))`;
+    if ((await countedUpdate(this.dataSource, sql, params.values)) === 0) return null;
+    const claimed = await this.get(id);
+    return claimed?.leaseOwner === owner ? claimed : null;
+  }
+
+  /** Extends a lease this worker still holds; false once another worker took the request over or its work ended. */
+  async renewLease(id: string, owner: string, wallNow: number, leaseMs: number): Promise<boolean> {
+    const params = new SqlParams(this.dialect);
+    const sql = `UPDATE ${this.table} SET ${this.q('lease_expires_at')} = ${params.add(wallNow + leaseMs)} WHERE ${this.q('id')} = ${params.add(id)} AND ${this.q('lease_owner')} = ${params.add(owner)} AND ${this.q('status')} = 'running'`;
+    return (await countedUpdate(this.dataSource, sql, params.values)) === 1;
+  }
+
+  /**
+   * Applies a patch; with `onlyIfStatus` it is a compare-and-set on the status, so two workers cannot
+   * both take the same queued request. With `leaseOwner` it is also fenced by the lease: a worker that lost
+   * the request changes nothing. Returns the updated request, or null when a condition failed.
+   */
+  async update(
+    id: string,
+    patch: RequestPatch,
+    now: number,
+    onlyIfStatus?: RequestStatus[],
+    executor: SqlExecutor = this.dataSource,
+    leaseOwner?: string,
+  ): Promise<StoredRequest | null> {
     const current = await this.get(id, executor);
     if (!current || (onlyIfStatus && !onlyIfStatus.includes(current.status))) return null;
+    if (leaseOwner !== undefined && current.leaseOwner !== leaseOwner) return null;
     const body: RequestBody = { ...current.body, ...(patch.body ?? {}) };
     const params = new SqlParams(this.dialect);
     const sets: string[] = [
@@ -210,10 +249,12 @@ export class RequestStore {
     }
     if (patch.releaseActiveKey) sets.push(`${this.q('active_family')} = NULL`);
     else if (patch.acquireActiveFamily !== undefined) sets.push(`${this.q('active_family')} = ${params.add(patch.acquireActiveFamily)}`);
+    if (patch.releaseLease) sets.push(`${this.q('lease_owner')} = NULL`, `${this.q('lease_expires_at')} = NULL`);
     let where = `${this.q('id')} = ${params.add(id)}`;
     if (onlyIfStatus) where += ` AND ${this.q('status')} IN (${onlyIfStatus.map((s) => params.add(s)).join(', ')})`;
+    if (leaseOwner !== undefined) where += ` AND ${this.q('lease_owner')} = ${params.add(leaseOwner)}`;
     const sql = `UPDATE ${this.table} SET ${sets.join(', ')} WHERE ${where}`;
-    if (onlyIfStatus) {
+    if (onlyIfStatus || leaseOwner !== undefined) {
       if ((await countedUpdate(executor, sql, params.values)) === 0) return null;
     } else {
       await executor.query(sql, params.values);
@@ -238,6 +279,8 @@ export class RequestStore {
       dueAt: Number(row.due_at),
       progressDone: Number(row.progress_done),
       progressTotal: Number(row.progress_total),
+      leaseOwner: row.lease_owner === null || row.lease_owner === undefined ? null : String(row.lease_owner),
+      leaseExpiresAt: num(row.lease_expires_at),
       body: JSON.parse(String(row.body)) as RequestBody,
     };
   }

@@ -41,6 +41,14 @@ export const engineOptionsSchema = z
     clock: port<ClockPort>(['now']).optional(),
     logger: port<Logger>(['info', 'warn', 'error']).optional(),
     authorize: z.custom<Authorize>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
+    /**
+     * Request leases: a worker's claim on a running request lasts `durationMs` unless its heartbeat (every
+     * `heartbeatMs`, default a third of it) renews it; only an expired lease can be taken over by another worker.
+     */
+    lease: z
+      .object({ durationMs: z.number().int().min(100).max(3_600_000).default(30_000), heartbeatMs: positiveInt.optional() })
+      .prefault({})
+      .refine((l) => l.heartbeatMs === undefined || l.heartbeatMs < l.durationMs, { message: 'heartbeatMs must be shorter than durationMs', path: ['heartbeatMs'] }),
     tablePrefix: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,30}$/, 'letters, digits and underscores only').default('privacy_'),
     policy: z
       .object({

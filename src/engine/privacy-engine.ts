@@ -75,6 +75,7 @@ export class PrivacyEngine {
   private store?: RequestStore;
   private locator?: SubjectLocator;
   private starting?: Promise<void>;
+  private runner?: RequestRunner;
 
   constructor(options: PrivacyEngineOptions) {
     this.options = parseInput(engineOptionsSchema, options, 'PrivacyEngine options');
@@ -124,7 +125,10 @@ export class PrivacyEngine {
       logger: this.logger,
       locator: this.locator,
       digestKey: await this.keys.deriveKey('erasure-digest'),
+      lease: { durationMs: this.options.lease.durationMs, heartbeatMs: this.options.lease.heartbeatMs ?? Math.max(1, Math.floor(this.options.lease.durationMs / 3)) },
+      requeue: (job) => this.queue.enqueue(job),
     });
+    this.runner = runner;
     await this.queue.start((job) => runner.run(job));
     for (const request of await this.store.listUnfinished()) {
       await this.queue.enqueue({ requestId: request.id, tenantId: request.tenantId });
@@ -133,6 +137,7 @@ export class PrivacyEngine {
 
   /** Waits for running requests to finish their current work and releases the queue and storage. */
   async stop(): Promise<void> {
+    this.runner?.close();
     await this.queue.close();
     await this.storage.close?.();
     this.starting = undefined;

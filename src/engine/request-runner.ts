@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { CancelledError, ConflictError, NotFoundError, OperationError } from '../errors.js';
+import { CancelledError, ConflictError, LeaseLostError, NotFoundError, OperationError } from '../errors.js';
 import type { RequestStore, StoredRequest } from '../db/request-store.js';
 import { SubjectStates } from '../db/subject-states.js';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
@@ -35,24 +36,60 @@ export interface RequestRunnerDeps {
   locator: SubjectLocator;
   /** Keys the digests an erasure keeps of the values it wrote (keys port, purpose 'erasure-digest'). */
   digestKey: Buffer;
+  /** How long a claim holds without a heartbeat, and how often the heartbeat renews it. */
+  lease: { durationMs: number; heartbeatMs: number };
+  /** Offers the job to the queue again after a delay (a request another worker holds, in case that worker dies). */
+  requeue(job: QueueJob): Promise<void>;
+}
+
+/** What one delivery of a request holds while it runs. */
+interface Claim {
+  owner: string;
+  /** Set by the heartbeat once another worker took the request over. */
+  lost: boolean;
 }
 
 /** Runs queued requests: claims each, dispatches it to its operation, and records how it ended. */
 export class RequestRunner {
   constructor(private readonly deps: RequestRunnerDeps) {}
 
+  private readonly timers = new Set<NodeJS.Timeout>();
+
   /** Runs one queued request to its end; every outcome, failure included, is written to the request row. */
   async run(job: QueueJob): Promise<void> {
-    const { store, clock, logger } = this.deps;
+    const { store, clock, logger, lease } = this.deps;
     const now = () => clock.now().getTime();
     const current = await store.get(job.requestId);
     if (!current || TERMINAL_STATUSES.includes(current.status)) return;
-    const running = await store.update(job.requestId, { status: 'running', startedAt: current.startedAt ?? now() }, now(), ['queued', 'running']);
-    if (!running) return;
+    const claim: Claim = { owner: randomUUID(), lost: false };
+    const running = await store.claim(job.requestId, claim.owner, Date.now(), lease.durationMs, now());
+    if (!running) {
+      this.retryAfterLease(job);
+      return;
+    }
+    // Leases use the wall clock: a host's test clock may stand still.
+    const heartbeat = setInterval(() => {
+      store.renewLease(running.id, claim.owner, Date.now(), lease.durationMs).then(
+        (held) => {
+          if (!held) claim.lost = true;
+        },
+        (error: unknown) => logger.warn('request lease heartbeat failed', { requestId: running.id, error: error instanceof Error ? error.name : typeof error }),
+      );
+    }, lease.heartbeatMs);
+    heartbeat.unref();
+    const finish = (patch: Parameters<RequestStore['update']>[1]) =>
+      // Fenced by the lease; a request cancelled while it ran is finished here too (its key and lease released).
+      store.update(running.id, { ...patch, finishedAt: now(), releaseActiveKey: true, releaseLease: true }, now(), ['running', 'cancelled'], undefined, claim.owner);
     try {
-      const outcome = (await this.dispatch(running)) as unknown as Record<string, unknown>;
-      await store.update(running.id, { status: 'completed', finishedAt: now(), releaseActiveKey: true, body: { outcome } }, now(), ['running']);
+      const outcome = (await this.dispatch(running, claim)) as unknown as Record<string, unknown>;
+      // The work is done: a cancel that came after its last batch is too late, and the request completes.
+      await finish({ status: 'completed', body: { outcome } });
     } catch (error) {
+      if (error instanceof LeaseLostError) {
+        // Another worker owns the request now and resumes from the last committed checkpoint; this one writes nothing.
+        logger.info('request taken over by another worker', { requestId: running.id });
+        return;
+      }
       const cancelled = error instanceof CancelledError;
       // Anything the operation did not tag itself is tagged with the request's type: its message then says where, not what.
       const failure = tagStep({ step: running.type }, error);
@@ -65,31 +102,46 @@ export class RequestRunner {
         code: (cause as { code?: unknown })?.code,
         ...(failure instanceof OperationError ? { step: failure.step, entity: failure.entity, column: failure.column } : {}),
       });
-      await store.update(
-        running.id,
-        { status: cancelled ? 'cancelled' : 'failed', finishedAt: now(), releaseActiveKey: true, body: cancelled ? {} : { error: publicError } },
-        now(),
-        ['running'],
-      );
+      await finish({ status: cancelled ? 'cancelled' : 'failed', body: cancelled ? {} : { error: publicError } });
     } finally {
+      clearInterval(heartbeat);
       // The plaintext data keys this operation used (its own; a restore's or purge's source) leave memory with it.
       this.deps.vault.forget(running.id);
       if (typeof running.body.params?.sourceRequestId === 'string') this.deps.vault.forget(running.body.params.sourceRequestId);
     }
   }
 
-  private async dispatch(request: StoredRequest): Promise<object> {
+  /** Stops the timers of requests waiting for another worker's lease. */
+  close(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  /** Another worker holds the request under a live lease: offer it again once that lease could have expired. */
+  private retryAfterLease(job: QueueJob): void {
+    void this.deps.store.get(job.requestId).then((latest) => {
+      if (latest?.status !== 'running' || latest.leaseExpiresAt === null) return;
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.deps.requeue(job).catch((error: unknown) => this.deps.logger.warn('request could not be queued again', { requestId: job.requestId, error: error instanceof Error ? error.name : typeof error }));
+      }, Math.max(0, latest.leaseExpiresAt - Date.now()) + 50);
+      timer.unref();
+      this.timers.add(timer);
+    }, () => undefined);
+  }
+
+  private async dispatch(request: StoredRequest, claim: Claim): Promise<object> {
     const { map, store, locator } = this.deps;
     switch (request.type) {
       case 'export':
-        return this.runExport(request, await locator.locate(request.subjectId, request.tenantId ?? undefined));
+        return this.runExport(request, await locator.locate(request.subjectId, request.tenantId ?? undefined), claim);
       case 'anonymize':
       case 'delete': {
         // Erasures stack: what an earlier erasure still standing wrote or hid is not new, so this one leaves it alone.
         const earlier = (await subjectErasures(store, request)).filter((r) => r.id !== request.id && isInForce(r)).map((r) => r.id);
         const subject = await locator.locate(request.subjectId, request.tenantId ?? undefined);
         const plan = request.type === 'anonymize' ? anonymizePlan(map) : deletePlan(map);
-        return runErasure(this.operationContext(request), request.type, plan, subject.id, { digestKey: this.deps.digestKey, earlier });
+        return runErasure(this.operationContext(request, claim), request.type, plan, subject.id, { digestKey: this.deps.digestKey, earlier });
       }
       case 'restore':
       case 'purge': {
@@ -100,19 +152,19 @@ export class RequestRunner {
           // Checked when it was asked for; checked again in case a later erasure slipped in before this ran.
           const [later] = await laterInForce(store, source);
           if (later) throw new ConflictError(`Request ${source.id} cannot be restored while the later ${later.type} request ${later.id} of the same subject stands; restore that one first`, { requestId: source.id, laterRequestId: later.id });
-          return runRestore(this.operationContext(request), source, request.body.params as unknown as RestoreParams);
+          return runRestore(this.operationContext(request, claim), source, request.body.params as unknown as RestoreParams);
         }
-        return runPurge(this.operationContext(request), source, Boolean(request.body.params?.force));
+        return runPurge(this.operationContext(request, claim), source, Boolean(request.body.params?.force));
       }
     }
   }
 
-  private async runExport(request: StoredRequest, subject: LocatedSubject) {
+  private async runExport(request: StoredRequest, subject: LocatedSubject, claim: Claim) {
     const { map, store, subjectStates, clock, policy, locator } = this.deps;
     const warnings: string[] = [];
     const state = await subjectStates.get(SubjectStates.key(map.subject.name, subject.tenantId, subject.publicId));
     if (state) warnings.push(state.state === 'anonymized' ? 'subject-anonymized' : 'subject-deleted');
-    if (warnings.length) await store.update(request.id, { body: { warnings } }, clock.now().getTime());
+    if (warnings.length && !(await store.update(request.id, { body: { warnings } }, clock.now().getTime(), undefined, undefined, claim.owner))) throw new LeaseLostError(request.id);
     let lastWrite = 0;
     return runExport({
       dataSource: this.deps.dataSource,
@@ -129,13 +181,14 @@ export class RequestRunner {
         const t = Date.now();
         if (done !== 0 && done !== total && t - lastWrite < 250) return;
         lastWrite = t;
-        await store.update(request.id, { progressDone: done, progressTotal: total }, clock.now().getTime());
+        const saved = await store.update(request.id, { progressDone: done, progressTotal: total }, clock.now().getTime(), undefined, undefined, claim.owner);
+        if (!saved) throw new LeaseLostError(request.id);
       },
-      checkCancelled: this.cancellationCheck(request.id),
+      checkCancelled: this.cancellationCheck(request.id, claim),
     });
   }
 
-  private operationContext(request: StoredRequest): OperationContext {
+  private operationContext(request: StoredRequest, claim: Claim): OperationContext {
     const { dataSource, map, vault, store, subjectStates, policy, clock } = this.deps;
     return {
       dataSource,
@@ -147,18 +200,21 @@ export class RequestRunner {
       batchSize: policy.batchSize,
       recoveryWindowMs: policy.recoveryWindowDays * DAY,
       now: () => clock.now(),
-      checkCancelled: this.cancellationCheck(request.id),
+      checkCancelled: this.cancellationCheck(request.id, claim),
+      leaseOwner: claim.owner,
     };
   }
 
-  /** Reads the request's status at most twice a second, between batches; throws once it was cancelled. */
-  private cancellationCheck(requestId: string): () => Promise<void> {
+  /** Reads the request's status at most twice a second, between batches; throws once it was cancelled or taken over. */
+  private cancellationCheck(requestId: string, claim: Claim): () => Promise<void> {
     let last = 0;
     return async () => {
+      if (claim.lost) throw new LeaseLostError(requestId);
       const t = Date.now();
       if (t - last < 500) return;
       last = t;
       const latest = await this.deps.store.get(requestId);
+      if (latest?.leaseOwner !== claim.owner) throw new LeaseLostError(requestId);
       if (latest?.status === 'cancelled') throw new CancelledError(`Request ${requestId} was cancelled`);
     };
   }
