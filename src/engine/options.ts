@@ -56,6 +56,10 @@ export const engineOptionsSchema = z
         downloadExpiryDays: positiveInt.default(7),
         deadlineDays: z.object({ gdpr: positiveInt.default(30), ccpa: positiveInt.default(45) }).prefault({}),
         batchSize: z.number().int().min(1).max(50_000).default(1000),
+        /** Times a request is tried again after a transient failure (deadlock, lost connection...), from its checkpoint. */
+        retries: z.number().int().min(0).max(20).default(3),
+        /** The first retry's delay; each further retry waits twice as long. */
+        retryBackoffMs: z.number().int().min(0).max(600_000).default(500),
       })
       .prefault({}),
   })

@@ -18,6 +18,7 @@ import type { StoragePort } from '../ports/storage.js';
 import { TERMINAL_STATUSES } from '../request.js';
 import type { Vault } from '../vault/vault.js';
 import type { Logger } from './logger.js';
+import { isTransient } from './transient.js';
 import type { ResolvedEngineOptions } from './options.js';
 import type { LocatedSubject, SubjectLocator } from './subject-locator.js';
 
@@ -81,7 +82,7 @@ export class RequestRunner {
       // Fenced by the lease; a request cancelled while it ran is finished here too (its key and lease released).
       store.update(running.id, { ...patch, finishedAt: now(), releaseActiveKey: true, releaseLease: true }, now(), ['running', 'cancelled'], undefined, claim.owner);
     try {
-      const outcome = (await this.dispatch(running, claim)) as unknown as Record<string, unknown>;
+      const outcome = (await this.dispatchWithRetries(running, claim)) as unknown as Record<string, unknown>;
       // The work is done: a cancel that came after its last batch is too late, and the request completes.
       await finish({ status: 'completed', body: { outcome } });
     } catch (error) {
@@ -93,7 +94,8 @@ export class RequestRunner {
       const cancelled = error instanceof CancelledError;
       // Anything the operation did not tag itself is tagged with the request's type: its message then says where, not what.
       const failure = tagStep({ step: running.type }, error);
-      const publicError = { code: failure.code, message: failure.message };
+      // An export's failure starts with the wording its notification uses, then says where it failed.
+      const publicError = { code: failure.code, message: running.type === 'export' ? `Data export failed. Please retry. ${failure.message}` : failure.message };
       // Log the error's kind, code and where it happened, never its message: database errors can echo the values they refused.
       const cause = failure instanceof OperationError ? failure.cause : failure;
       logger.error(`${running.type} request failed`, {
@@ -108,6 +110,36 @@ export class RequestRunner {
       // The plaintext data keys this operation used (its own; a restore's or purge's source) leave memory with it.
       this.deps.vault.forget(running.id);
       if (typeof running.body.params?.sourceRequestId === 'string') this.deps.vault.forget(running.body.params.sourceRequestId);
+    }
+  }
+
+  /**
+   * Runs the request; a transient failure (deadlock, serialization failure, lost connection, timeout) is tried again
+   * after a growing delay, up to `policy.retries` times, from the checkpoint the last committed batch wrote.
+   */
+  private async dispatchWithRetries(request: StoredRequest, claim: Claim): Promise<object> {
+    const { policy, store, logger } = this.deps;
+    let current = request;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.dispatch(current, claim);
+      } catch (error) {
+        if (attempt >= policy.retries || !isTransient(error)) throw error;
+        const cause = error instanceof OperationError ? error.cause : error;
+        logger.warn(`${request.type} request hit a transient failure; retrying from its checkpoint`, {
+          requestId: request.id,
+          attempt: attempt + 1,
+          error: cause instanceof Error ? cause.name : typeof cause,
+          code: (cause as { code?: unknown })?.code,
+        });
+        this.deps.vault.forget(request.id);
+        await new Promise((resolve) => setTimeout(resolve, policy.retryBackoffMs * 2 ** attempt));
+        if (claim.lost) throw new LeaseLostError(request.id);
+        const latest = await store.get(request.id);
+        if (!latest || latest.leaseOwner !== claim.owner) throw new LeaseLostError(request.id);
+        if (latest.status === 'cancelled') throw new CancelledError(`Request ${request.id} was cancelled`);
+        current = latest;
+      }
     }
   }
 
