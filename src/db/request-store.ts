@@ -142,10 +142,10 @@ export class RequestStore {
     return found ?? null;
   }
 
-  /** Requests a crashed or stopped process left queued or running, oldest first. */
+  /** Requests a crashed or stopped process left queued or running (or cancelled but not yet ended), oldest first. */
   async listUnfinished(): Promise<StoredRequest[]> {
     const rows = await this.dataSource.query(
-      `SELECT * FROM ${this.table} WHERE ${this.q('status')} IN ('queued', 'running') ORDER BY ${this.q('created_at')}`,
+      `SELECT * FROM ${this.table} WHERE ${this.q('status')} IN ('queued', 'running') OR (${this.q('status')} = 'cancelled' AND ${this.q('finished_at')} IS NULL) ORDER BY ${this.q('created_at')}`,
     );
     return rows.map((r: Record<string, unknown>) => this.fromRow(r));
   }

@@ -24,12 +24,14 @@ import { type PrivacyEngineOptions, type ResolvedEngineOptions, engineOptionsSch
 import { type Action, type Actor, type Authorize, actorSchema, assertAllowed, defaultAuthorize } from './policy.js';
 import { DAY, RequestRunner } from './request-runner.js';
 import {
+  type CancelInput,
   type ErasureInput,
   type ExportInput,
   type PurgeInput,
   type RequestFilter,
   type RestoreInput,
   type RetryInput,
+  cancelInputSchema,
   purgeInputSchema,
   retryInputSchema,
   requestFilterSchema,
@@ -41,7 +43,7 @@ import {
 } from './schemas.js';
 import { type LocatedSubject, SubjectLocator } from './subject-locator.js';
 
-export type { ErasureInput, ExportInput, PurgeInput, RestoreInput, RetryInput, RequestFilter } from './schemas.js';
+export type { CancelInput, ErasureInput, ExportInput, PurgeInput, RestoreInput, RetryInput, RequestFilter } from './schemas.js';
 
 /** Exports run side by side with other work; erasure-family requests of one subject run one at a time. */
 function activeFamilyOf(type: RequestType): ActiveFamily {
@@ -250,6 +252,32 @@ export class PrivacyEngine {
   }
 
   /**
+   * Cancels a queued or running request. A queued one ends at once; a running one stops before its next batch
+   * (what it committed stays, and a cancelled erasure can be restored or resumed with retry()). A request whose work
+   * finished before it reached that check completes. Cancelling a finished request is a ConflictError.
+   */
+  async cancel(input: CancelInput): Promise<PrivacyRequest> {
+    const { requestId, actor } = parseInput(cancelInputSchema, input, 'cancel request');
+    const stored = await this.loadRequest(requestId, actor, 'cancel');
+    const store = this.requireStore();
+    const now = this.clock.now().getTime();
+    let updated: StoredRequest | null;
+    const unowned = stored.leaseOwner === null || (stored.leaseExpiresAt ?? 0) < Date.now();
+    if (stored.status === 'queued' || (stored.status === 'running' && unowned)) {
+      // No live worker holds it: it ends here (fenced by the lease it had, so a worker claiming it meanwhile wins).
+      const patch = { status: 'cancelled' as const, finishedAt: now, releaseActiveKey: true, releaseLease: true };
+      updated = await store.update(requestId, patch, now, [stored.status], undefined, stored.leaseOwner ?? undefined);
+    } else if (stored.status === 'running') {
+      // Its worker sees this before its next batch and records the end.
+      updated = await store.update(requestId, { status: 'cancelled' }, now, ['running']);
+    } else {
+      throw new ConflictError(`Request ${requestId} has already finished (status: ${stored.status})`, { requestId, status: stored.status });
+    }
+    if (!updated) throw new ConflictError(`Request ${requestId} changed status meanwhile; read it again`, { requestId });
+    return toPublicRequest(updated, now);
+  }
+
+  /**
    * Destroys an erasure's recovery data for good: the vault key first (crypto-shredding), then the hidden rows.
    * Before the recovery window ends it needs `force: true`.
    */
@@ -306,7 +334,8 @@ export class PrivacyEngine {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const request = await this.getRequest(requestId);
-      if (TERMINAL_STATUSES.includes(request.status)) return request;
+      // A request cancelled while running has ended once its worker recorded the end (finishedAt).
+      if (TERMINAL_STATUSES.includes(request.status) && (request.status !== 'cancelled' || request.finishedAt)) return request;
       if (Date.now() > deadline) throw new ConflictError(`Request ${requestId} did not finish within ${timeoutMs} ms`, { requestId, status: request.status });
       await new Promise((resolve) => setTimeout(resolve, 25));
     }

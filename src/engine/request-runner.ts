@@ -61,6 +61,12 @@ export class RequestRunner {
     const { store, clock, logger, lease } = this.deps;
     const now = () => clock.now().getTime();
     const current = await store.get(job.requestId);
+    if (current?.status === 'cancelled' && current.finishedAt === null && (current.leaseExpiresAt ?? 0) < Date.now()) {
+      // Cancelled while running, and its worker died before recording the end: record it (fenced by that worker's lease).
+      const patch = { finishedAt: now(), releaseActiveKey: true, releaseLease: true };
+      await store.update(current.id, patch, now(), ['cancelled'], undefined, current.leaseOwner ?? undefined);
+      return;
+    }
     if (!current || TERMINAL_STATUSES.includes(current.status)) return;
     const claim: Claim = { owner: randomUUID(), lost: false };
     const running = await store.claim(job.requestId, claim.owner, Date.now(), lease.durationMs, now());
@@ -214,7 +220,8 @@ export class RequestRunner {
         if (done !== 0 && done !== total && t - lastWrite < 250) return;
         lastWrite = t;
         const saved = await store.update(request.id, { progressDone: done, progressTotal: total }, clock.now().getTime(), undefined, undefined, claim.owner);
-        if (!saved) throw new LeaseLostError(request.id);
+        // Not thrown here (the archive may still be streaming after a failure): the next cancellation check stops it.
+        if (!saved) claim.lost = true;
       },
       checkCancelled: this.cancellationCheck(request.id, claim),
     });
@@ -237,14 +244,10 @@ export class RequestRunner {
     };
   }
 
-  /** Reads the request's status at most twice a second, between batches; throws once it was cancelled or taken over. */
+  /** Reads the request's status between batches (one primary-key read each); throws once it was cancelled or taken over. */
   private cancellationCheck(requestId: string, claim: Claim): () => Promise<void> {
-    let last = 0;
     return async () => {
       if (claim.lost) throw new LeaseLostError(requestId);
-      const t = Date.now();
-      if (t - last < 500) return;
-      last = t;
       const latest = await this.deps.store.get(requestId);
       if (latest?.leaseOwner !== claim.owner) throw new LeaseLostError(requestId);
       if (latest?.status === 'cancelled') throw new CancelledError(`Request ${requestId} was cancelled`);

@@ -20,6 +20,7 @@ export const restoreInputSchema = requestRefSchema.extend({
   records: z.array(z.object({ entity: z.string().min(1), id: z.union([z.string().min(1), z.number()]).transform(String) })).min(1).optional(),
 });
 export const retryInputSchema = requestRefSchema;
+export const cancelInputSchema = requestRefSchema;
 export const purgeInputSchema = requestRefSchema.extend({ force: z.boolean().default(false) });
 export const waitSchema = z.object({ timeoutMs: z.number().int().positive().default(60_000) }).prefault({});
 export const requestFilterSchema = z.object({
@@ -34,5 +35,6 @@ export type ExportInput = z.input<typeof subjectRequestSchema>;
 export type ErasureInput = z.input<typeof subjectRequestSchema>;
 export type RestoreInput = z.input<typeof restoreInputSchema>;
 export type RetryInput = z.input<typeof retryInputSchema>;
+export type CancelInput = z.input<typeof cancelInputSchema>;
 export type PurgeInput = z.input<typeof purgeInputSchema>;
 export type RequestFilter = z.input<typeof requestFilterSchema>;

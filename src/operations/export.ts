@@ -94,6 +94,10 @@ export async function runExport(ctx: ExportContext): Promise<ExportOutcome> {
       categories,
     });
     const key = exportKey(ctx.requestId);
+    // When the upload fails first, the archive's own failure that follows must not surface as an unhandled rejection.
+    archive.done.catch(() => undefined);
+    archive.stream.on('error', () => undefined); // reported through archive.done
+
     const [result, stored] = await Promise.all([archive.done, ctx.storage.put(key, archive.stream)]);
     return {
       counts: result.counts,

@@ -1,0 +1,207 @@
+import { Column, type DataSource, DeleteDateColumn, Entity, Index, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import {
+  ConflictError,
+  DataSubject,
+  LeaseLostError,
+  PersonalData,
+  PrivacyEngine,
+  type QueuePort,
+  Redact,
+  type StoragePort,
+  createMemoryStorage,
+  type Actor,
+  type PrivacyRequest,
+} from '../src/index.js';
+import { RequestStore } from '../src/db/request-store.js';
+import { Vault } from '../src/vault/vault.js';
+import { createSecretKeys } from '../src/adapters/secret-keys.js';
+import { saveCheckpoint } from '../src/operations/operation-context.js';
+import { describeEachDatabase } from './support/databases.js';
+import { dumpTables } from './support/table-dump.js';
+
+const admin: Actor = { id: 'dpo-1', roles: ['admin'], tenantId: 'org-a' };
+const SECRET = 'lifecycle-secret-lifecycle-secret-lifecycle-1';
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * The note redaction: calls `onCall` with its call count when set, and from its `failAt`-th call on it throws
+ * `failures` times an error carrying the driver code `failCode` (none: a permanent failure).
+ */
+const redaction = { calls: 0, onCall: undefined as ((calls: number) => void) | undefined, failAt: 0, failures: 0, failCode: undefined as string | undefined };
+
+@Entity('lc_person')
+@DataSubject({ onErase: 'delete' })
+class Person {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column({ type: 'varchar', length: 64 }) organizationId!: string;
+  @Column({ type: 'varchar', length: 191 }) @Redact('email') email!: string;
+  @DeleteDateColumn() deletedAt?: Date | null;
+}
+
+@Entity('lc_note')
+@Index(['person', 'id'])
+@PersonalData({ category: 'notes', link: 'person', onErase: 'anonymize' })
+class Note {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column({ type: 'varchar', length: 200 })
+  @Redact(() => {
+    redaction.calls++;
+    redaction.onCall?.(redaction.calls);
+    if (redaction.failAt && redaction.calls >= redaction.failAt && redaction.failures > 0) {
+      redaction.failures--;
+      throw Object.assign(new Error('redaction store unavailable'), redaction.failCode ? { code: redaction.failCode } : {});
+    }
+    return '[gone]';
+  })
+  body!: string;
+  @ManyToOne(() => Person, { nullable: false }) person!: Person;
+}
+
+const idleQueue: QueuePort = { name: 'idle', start: async () => undefined, enqueue: async () => undefined, drain: async () => undefined, close: async () => undefined };
+
+describeEachDatabase('request lifecycle: leases, cancel, retries of transient failures', (db) => {
+  let ds: DataSource;
+  let engine: PrivacyEngine;
+  const engines: PrivacyEngine[] = [];
+
+  const newEngine = (extra: Partial<ConstructorParameters<typeof PrivacyEngine>[0]> = {}) => {
+    const e = new PrivacyEngine({
+      dataSource: ds,
+      subject: Person,
+      tenantColumn: 'organizationId',
+      secret: SECRET,
+      storage: createMemoryStorage(),
+      policy: { batchSize: 2, retries: 3, retryBackoffMs: 5 },
+      logger: quiet,
+      ...extra,
+    });
+    engines.push(e);
+    return e;
+  };
+
+  beforeAll(async () => {
+    ds = await db.createDataSource([Person, Note]);
+    engine = newEngine();
+    await engine.start();
+  });
+  afterAll(async () => {
+    for (const e of engines) await e.stop();
+  });
+  beforeEach(() => Object.assign(redaction, { calls: 0, onCall: undefined, failAt: 0, failures: 0, failCode: undefined }));
+
+  async function person(notes: number): Promise<Person> {
+    const p = await ds.getRepository(Person).save({ organizationId: 'org-a', email: `p${Math.random().toString(36).slice(2)}@mail.example` });
+    await ds.getRepository(Note).save(Array.from({ length: notes }, (_, i) => ({ body: `note ${i}`, person: p })));
+    return p;
+  }
+  const finished = (r: PrivacyRequest) => engine.waitForRequest(r.id, { timeoutMs: 60_000 });
+
+  it('a running request is claimed under a lease: a second claim is refused until it expires, and a checkpoint of the worker that lost it is rolled back with its batch', async () => {
+    const idle = newEngine({ queue: idleQueue });
+    await idle.start();
+    const p = await person(1);
+    const request = await idle.anonymize({ subjectId: p.id, actor: admin });
+    const store = new RequestStore(ds, 'privacy_requests');
+    const first = await store.claim(request.id, 'worker-a', Date.now(), 60_000, Date.now());
+    expect(first?.leaseOwner).toBe('worker-a');
+    expect(await store.claim(request.id, 'worker-b', Date.now(), 60_000, Date.now())).toBeNull();
+    expect(await store.renewLease(request.id, 'worker-b', Date.now(), 60_000)).toBe(false);
+    // Once worker-a's lease has expired (seen from a minute later), worker-b takes over.
+    const taken = await store.claim(request.id, 'worker-b', Date.now() + 61_000, 60_000, Date.now());
+    expect(taken?.leaseOwner).toBe('worker-b');
+    expect(await store.renewLease(request.id, 'worker-a', Date.now(), 60_000)).toBe(false);
+
+    // worker-a still thinks it runs the request: its next batch writes a vault entry and moves the checkpoint.
+    const vault = new Vault(ds, 'privacy_vault', createSecretKeys({ secret: SECRET }));
+    const ctx = { store, request: first!, leaseOwner: 'worker-a', now: () => new Date() } as unknown as Parameters<typeof saveCheckpoint>[0];
+    const batch = ds.transaction(async (tx) => {
+      await vault.append(tx, request.id, 1, 'digest', { stale: true }, Date.now());
+      await saveCheckpoint(ctx, tx, { seq: 1 });
+    });
+    await expect(batch).rejects.toBeInstanceOf(LeaseLostError);
+    const q = (n: string) => ds.driver.escape(n);
+    const [{ n }] = await ds.query(`SELECT COUNT(*) AS n FROM ${q('privacy_vault')} WHERE ${q('request_id')} = '${request.id}'`);
+    expect(Number(n)).toBe(0);
+    expect((await store.get(request.id))?.body.checkpoint).toBeUndefined();
+
+    // The vault refuses a second entry of the same (request, kind, seq).
+    await ds.transaction((tx) => vault.append(tx, request.id, 1, 'digest', { first: true }, Date.now()));
+    await expect(ds.transaction((tx) => vault.append(tx, request.id, 1, 'digest', { again: true }, Date.now()))).rejects.toThrow();
+    expect(await idle.cancel({ requestId: request.id, actor: admin }).then((r) => r.status)).toBe('cancelled');
+  });
+
+  it('cancel stops a running erasure within a batch, records its end and releases the subject; what it did stays restorable', async () => {
+    const p = await person(40);
+    const before = await dumpTables(ds);
+    // Cancelled while its third batch is being redacted (synchronously there: SQLite's driver never yields to timers).
+    let asked: Promise<PrivacyRequest> | undefined;
+    redaction.onCall = (calls) => {
+      if (calls === 5) asked = engine.cancel({ requestId: request.id, actor: admin });
+    };
+    const request = await engine.anonymize({ subjectId: p.id, actor: admin });
+    const ended = await finished(request);
+    expect((await asked!).status).toBe('cancelled');
+    expect(ended.status).toBe('cancelled');
+    expect(ended.finishedAt).toBeDefined();
+    expect(ended.progress.done).toBeGreaterThan(0);
+    expect(ended.progress.done).toBeLessThan(41);
+    // It no longer holds the subject's erasure slot: a restore of it can be asked for, and puts everything back.
+    const restore = await engine.restore({ requestId: request.id, actor: admin });
+    expect((await finished(restore)).status).toBe('completed');
+    expect(await dumpTables(ds)).toEqual(before);
+    await expect(engine.cancel({ requestId: request.id, actor: admin })).rejects.toBeInstanceOf(ConflictError);
+    await expect(engine.cancel({ requestId: restore.id, actor: admin })).rejects.toMatchObject({ code: 'CONFLICT', details: { status: 'completed' } });
+  });
+
+  it('a queued request is cancelled at once, and never runs', async () => {
+    const idle = newEngine({ queue: idleQueue });
+    await idle.start();
+    const p = await person(1);
+    const request = await idle.anonymize({ subjectId: p.id, actor: admin });
+    const cancelled = await idle.cancel({ requestId: request.id, actor: admin });
+    expect(cancelled).toMatchObject({ status: 'cancelled', finishedAt: expect.any(String) });
+    const other = newEngine();
+    await other.start();
+    expect((await other.waitForRequest(request.id)).status).toBe('cancelled');
+    expect(redaction.calls).toBe(0);
+    await expect(idle.cancel({ requestId: request.id, actor: { id: 'x', roles: ['admin'], tenantId: 'org-b' } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('a transient failure (serialization failure, deadlock) is retried from the checkpoint and the request completes, each row once', async () => {
+    for (const failCode of ['40001', 'ER_LOCK_DEADLOCK']) {
+      const p = await person(9);
+      Object.assign(redaction, { calls: 0, failAt: 5, failures: 2, failCode });
+      const done = await finished(await engine.anonymize({ subjectId: p.id, actor: admin }));
+      expect(done.status, JSON.stringify(done.error)).toBe('completed');
+      expect((done.outcome as { receipt: { entities: Record<string, { rows: number }> } }).receipt.entities.Note.rows).toBe(9);
+      const notes = await ds.getRepository(Note).find({ where: { person: { id: p.id } } });
+      expect(notes.map((n) => n.body)).toEqual(Array(9).fill('[gone]'));
+    }
+  });
+
+  it('a transient failure that outlasts policy.retries, or a permanent one, fails the request with its reason', async () => {
+    const p = await person(3);
+    Object.assign(redaction, { calls: 0, failAt: 1, failures: 100, failCode: '40P01' });
+    const failed = await finished(await engine.anonymize({ subjectId: p.id, actor: admin }));
+    expect(failed.status).toBe('failed');
+    expect(redaction.calls).toBe(4); // the first run and three retries
+    expect(failed.error?.message).toMatch(/Step 'redact' failed on Note\.body \(Error 40P01\)/);
+
+    const q = await person(3);
+    Object.assign(redaction, { calls: 0, failAt: 1, failures: 100, failCode: undefined });
+    const permanent = await finished(await engine.anonymize({ subjectId: q.id, actor: admin }));
+    expect(permanent.status).toBe('failed');
+    expect(redaction.calls).toBe(1);
+  });
+
+  it('a failed export says "Data export failed. Please retry" and where it failed', async () => {
+    const broken: StoragePort = { ...createMemoryStorage(), name: 'broken', put: async () => Promise.reject(new Error('disk full')) };
+    const e = newEngine({ storage: broken });
+    await e.start();
+    const p = await person(1);
+    const done = await e.waitForRequest((await e.export({ subjectId: p.id, actor: admin })).id);
+    expect(done.status).toBe('failed');
+    expect(done.error?.message).toMatch(/^Data export failed\. Please retry\. /);
+  });
+});
