@@ -204,4 +204,27 @@ describeEachDatabase('request lifecycle: leases, cancel, retries of transient fa
     expect(done.status).toBe('failed');
     expect(done.error?.message).toMatch(/^Data export failed\. Please retry\. /);
   });
+
+  it('extendDeadline moves dueAt and records the extension, up to two more months (GDPR) or 45 days (CCPA); not for a finished request', async () => {
+    const idle = newEngine({ queue: idleQueue });
+    await idle.start();
+    const DAY = 24 * 60 * 60 * 1000;
+    const gdpr = await idle.export({ subjectId: (await person(1)).id, actor: admin });
+    const once = await idle.extendDeadline({ requestId: gdpr.id, actor: admin, days: 30, reason: 'complex request' });
+    expect(Date.parse(once.dueAt) - Date.parse(gdpr.dueAt)).toBe(30 * DAY);
+    expect(once.deadlineExtensions).toEqual([{ days: 30, reason: 'complex request', by: admin.id, at: expect.any(String) }]);
+    const twice = await idle.extendDeadline({ requestId: gdpr.id, actor: admin, days: 30, reason: 'many requests' });
+    expect(Date.parse(twice.dueAt) - Date.parse(gdpr.dueAt)).toBe(60 * DAY);
+    await expect(idle.extendDeadline({ requestId: gdpr.id, actor: admin, days: 1, reason: 'more' })).rejects.toMatchObject({ code: 'VALIDATION' });
+    expect((await idle.getRequest(gdpr.id)).deadlineExtensions).toHaveLength(2);
+
+    const ccpa = await idle.export({ subjectId: (await person(1)).id, actor: admin, regulation: 'ccpa' });
+    await expect(idle.extendDeadline({ requestId: ccpa.id, actor: admin, days: 46, reason: 'x' })).rejects.toMatchObject({ code: 'VALIDATION' });
+    expect((await idle.extendDeadline({ requestId: ccpa.id, actor: admin, days: 45, reason: 'x' })).deadlineExtensions).toHaveLength(1);
+    await expect(idle.extendDeadline({ requestId: ccpa.id, actor: { id: 'someone', roles: [], tenantId: 'org-a' }, days: 1, reason: 'x' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+
+    await idle.cancel({ requestId: ccpa.id, actor: admin });
+    await expect(idle.extendDeadline({ requestId: ccpa.id, actor: admin, days: 1, reason: 'x' })).rejects.toBeInstanceOf(ConflictError);
+    await idle.cancel({ requestId: gdpr.id, actor: admin });
+  });
 });

@@ -19,6 +19,8 @@ export interface RequestBody {
   restoredBy?: string;
   purgedAt?: number;
   purgedBy?: string;
+  /** Deadline extensions (times in epoch ms). */
+  deadlineExtensions?: Array<{ days: number; reason: string; by: string; at: number }>;
   /** Where a running operation stopped, so another worker resumes instead of repeating. */
   checkpoint?: Record<string, unknown>;
 }
@@ -61,7 +63,7 @@ export interface NewRequest {
 /** Requests of one family run one at a time per subject: exports side by side with erasures, erasures one by one. */
 export type ActiveFamily = 'export' | 'erasure';
 
-export type RequestPatch = Partial<Pick<StoredRequest, 'status' | 'startedAt' | 'finishedAt' | 'progressDone' | 'progressTotal'>> & {
+export type RequestPatch = Partial<Pick<StoredRequest, 'status' | 'startedAt' | 'finishedAt' | 'progressDone' | 'progressTotal' | 'dueAt'>> & {
   body?: Partial<RequestBody>;
   releaseActiveKey?: boolean;
   /** Takes the active key again (a retried request); the unique index refuses it while another request holds it. */
@@ -242,7 +244,7 @@ export class RequestStore {
       `${this.q('body')} = ${params.add(JSON.stringify(body))}`,
     ];
     const columns: Array<[keyof RequestPatch, string]> = [
-      ['status', 'status'], ['startedAt', 'started_at'], ['finishedAt', 'finished_at'], ['progressDone', 'progress_done'], ['progressTotal', 'progress_total'],
+      ['status', 'status'], ['startedAt', 'started_at'], ['finishedAt', 'finished_at'], ['progressDone', 'progress_done'], ['progressTotal', 'progress_total'], ['dueAt', 'due_at'],
     ];
     for (const [key, column] of columns) {
       if (patch[key] !== undefined) sets.push(`${this.q(column)} = ${params.add(patch[key])}`);
@@ -345,6 +347,7 @@ export function toPublicRequest(stored: StoredRequest, now: number): PrivacyRequ
   if (stored.finishedAt !== null) request.finishedAt = iso(stored.finishedAt);
   if (eta) request.eta = eta;
   if (stored.body.error) request.error = stored.body.error;
+  if (stored.body.deadlineExtensions?.length) request.deadlineExtensions = stored.body.deadlineExtensions.map((e) => ({ ...e, at: iso(e.at)! }));
   if (stored.body.outcome) request.outcome = stored.body.outcome;
   return request;
 }

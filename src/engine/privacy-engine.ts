@@ -25,6 +25,7 @@ import { type Action, type Actor, type Authorize, actorSchema, assertAllowed, de
 import { DAY, RequestRunner } from './request-runner.js';
 import {
   type CancelInput,
+  type ExtendDeadlineInput,
   type ErasureInput,
   type ExportInput,
   type PurgeInput,
@@ -32,6 +33,7 @@ import {
   type RestoreInput,
   type RetryInput,
   cancelInputSchema,
+  extendDeadlineInputSchema,
   purgeInputSchema,
   retryInputSchema,
   requestFilterSchema,
@@ -43,12 +45,15 @@ import {
 } from './schemas.js';
 import { type LocatedSubject, SubjectLocator } from './subject-locator.js';
 
-export type { CancelInput, ErasureInput, ExportInput, PurgeInput, RestoreInput, RetryInput, RequestFilter } from './schemas.js';
+export type { CancelInput, ExtendDeadlineInput, ErasureInput, ExportInput, PurgeInput, RestoreInput, RetryInput, RequestFilter } from './schemas.js';
 
 /** Exports run side by side with other work; erasure-family requests of one subject run one at a time. */
 function activeFamilyOf(type: RequestType): ActiveFamily {
   return type === 'export' ? 'export' : 'erasure';
 }
+
+/** Further days a regulation allows past the first deadline: GDPR Art. 12(3) two months, CCPA §1798.130 45 days. */
+const MAX_EXTENSION_DAYS = { gdpr: 60, ccpa: 45 } as const;
 
 /** The actor the engine uses for work it starts itself (purgeExpired). */
 const SYSTEM_ACTOR_ID = 'privacy-engine:system';
@@ -274,6 +279,36 @@ export class PrivacyEngine {
       throw new ConflictError(`Request ${requestId} has already finished (status: ${stored.status})`, { requestId, status: stored.status });
     }
     if (!updated) throw new ConflictError(`Request ${requestId} changed status meanwhile; read it again`, { requestId });
+    return toPublicRequest(updated, now);
+  }
+
+  /**
+   * Extends the legal deadline of an open request, with the reason the subject must be told: GDPR allows at most two
+   * more months in all (60 days), CCPA 45 more days. Recorded on the request (deadlineExtensions) and moves dueAt.
+   */
+  async extendDeadline(input: ExtendDeadlineInput): Promise<PrivacyRequest> {
+    const { requestId, actor, days, reason } = parseInput(extendDeadlineInputSchema, input, 'deadline extension');
+    const stored = await this.loadRequest(requestId, actor, 'extendDeadline');
+    if (TERMINAL_STATUSES.includes(stored.status)) {
+      throw new ConflictError(`Request ${requestId} has already finished (status: ${stored.status})`, { requestId, status: stored.status });
+    }
+    const regulation = stored.body.regulation;
+    const allowed = MAX_EXTENSION_DAYS[regulation];
+    const earlier = (stored.body.deadlineExtensions ?? []).reduce((n, e) => n + e.days, 0);
+    if (earlier + days > allowed) {
+      throw new ValidationError(`Invalid deadline extension: ${regulation.toUpperCase()} allows at most ${allowed} more days in all (${earlier} already granted)`, [
+        { path: 'days', message: `at most ${allowed - earlier}` },
+      ]);
+    }
+    const now = this.clock.now().getTime();
+    const extension = { days, reason, by: actorSchema.parse(actor).id, at: now };
+    const updated = await this.requireStore().update(
+      requestId,
+      { dueAt: stored.dueAt + days * DAY, body: { deadlineExtensions: [...(stored.body.deadlineExtensions ?? []), extension] } },
+      now,
+      [stored.status],
+    );
+    if (!updated) throw new ConflictError(`Request ${requestId} changed meanwhile; read it again`, { requestId });
     return toPublicRequest(updated, now);
   }
 

@@ -21,6 +21,10 @@ export const restoreInputSchema = requestRefSchema.extend({
 });
 export const retryInputSchema = requestRefSchema;
 export const cancelInputSchema = requestRefSchema;
+export const extendDeadlineInputSchema = requestRefSchema.extend({
+  days: z.number().int().min(1).max(90),
+  reason: z.string().trim().min(1).max(500),
+});
 export const purgeInputSchema = requestRefSchema.extend({ force: z.boolean().default(false) });
 export const waitSchema = z.object({ timeoutMs: z.number().int().positive().default(60_000) }).prefault({});
 export const requestFilterSchema = z.object({
@@ -36,5 +40,6 @@ export type ErasureInput = z.input<typeof subjectRequestSchema>;
 export type RestoreInput = z.input<typeof restoreInputSchema>;
 export type RetryInput = z.input<typeof retryInputSchema>;
 export type CancelInput = z.input<typeof cancelInputSchema>;
+export type ExtendDeadlineInput = z.input<typeof extendDeadlineInputSchema>;
 export type PurgeInput = z.input<typeof purgeInputSchema>;
 export type RequestFilter = z.input<typeof requestFilterSchema>;
