@@ -1,12 +1,14 @@
 // Public API of privacy-engine. Adapters with heavy SDKs live under subpaths (privacy-engine/adapters/<name>).
 export { PrivacyEngine, type ExportInput, type ErasureInput, type RestoreInput, type PurgeInput, type RetryInput, type DownloadResult } from './engine/privacy-engine.js';
+export type { CancelInput, ExtendDeadlineInput } from './engine/schemas.js';
+export type { EngineEventMap, EngineEventName, EngineEventListener } from './engine/events.js';
 export type { ErasureReceipt, ErasureOperation } from './operations/erase.js';
 export type { VerificationResult } from './operations/verify.js';
 export type { RestoreOutcome } from './operations/restore.js';
 export type { PurgeOutcome } from './operations/purge.js';
 export type { PrivacyEngineOptions } from './engine/options.js';
 export { type Actor, type Action, type Authorize, type AuthorizationContext, defaultAuthorize, ADMIN_ROLE } from './engine/policy.js';
-export type { PrivacyRequest, RequestType, RequestStatus, Regulation, ReviewItem, ExportOutcome } from './request.js';
+export type { PrivacyRequest, RequestType, RequestStatus, Regulation, ReviewItem, ExportOutcome, DeadlineExtension } from './request.js';
 export { WARNING_MESSAGES } from './request.js';
 export type { Logger } from './engine/logger.js';
 

@@ -5,7 +5,9 @@ import { ValidationError } from '../errors.js';
 import type { EntityTarget } from '../metadata/declarations.js';
 import type { ClockPort } from '../ports/clock.js';
 import type { KeysPort } from '../ports/keys.js';
+import type { NotifierPort } from '../ports/notifier.js';
 import type { QueuePort } from '../ports/queue.js';
+import type { PrivacyRequest } from '../request.js';
 import type { StoragePort } from '../ports/storage.js';
 import type { Logger } from './logger.js';
 import type { Authorize } from './policy.js';
@@ -34,6 +36,10 @@ export const engineOptionsSchema = z
       })
       .optional(),
     queue: port<QueuePort>(['start', 'enqueue', 'drain', 'close']).optional(),
+    /** Tells admins when an export or erasure completed or failed (with `notifyRecipients`). */
+    notifier: port<NotifierPort>(['notify', 'close']).optional(),
+    /** The admin addresses to notify about a request; none: no message. */
+    notifyRecipients: z.custom<(request: PrivacyRequest) => string[] | Promise<string[]>>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
     storage: port<StoragePort>(['put', 'get', 'stat', 'delete']).optional(),
     keys: port<KeysPort>(['wrapKey', 'unwrapKey', 'deriveKey'])
       .refine((k) => k.destroyKey === undefined || typeof k.destroyKey === 'function', { message: 'destroyKey must be a function when given' })
@@ -63,7 +69,8 @@ export const engineOptionsSchema = z
       })
       .prefault({}),
   })
-  .refine((o) => o.secret !== undefined || o.keys !== undefined, { message: 'either secret or keys is required', path: ['secret'] });
+  .refine((o) => o.secret !== undefined || o.keys !== undefined, { message: 'either secret or keys is required', path: ['secret'] })
+  .refine((o) => (o.notifier === undefined) === (o.notifyRecipients === undefined), { message: 'notifier and notifyRecipients go together', path: ['notifyRecipients'] });
 
 export type PrivacyEngineOptions = z.input<typeof engineOptionsSchema>;
 export type ResolvedEngineOptions = z.output<typeof engineOptionsSchema>;

@@ -19,6 +19,7 @@ import type { QueuePort } from '../ports/queue.js';
 import type { StoragePort } from '../ports/storage.js';
 import { type PrivacyRequest, type Regulation, type RequestType, TERMINAL_STATUSES } from '../request.js';
 import { Vault } from '../vault/vault.js';
+import { type EngineEventListener, type EngineEventName, EngineEvents } from './events.js';
 import { type Logger, consoleLogger } from './logger.js';
 import { type PrivacyEngineOptions, type ResolvedEngineOptions, engineOptionsSchema, parseInput } from './options.js';
 import { type Action, type Actor, type Authorize, actorSchema, assertAllowed, defaultAuthorize } from './policy.js';
@@ -83,6 +84,7 @@ export class PrivacyEngine {
   private locator?: SubjectLocator;
   private starting?: Promise<void>;
   private runner?: RequestRunner;
+  private readonly events: EngineEvents;
 
   constructor(options: PrivacyEngineOptions) {
     this.options = parseInput(engineOptionsSchema, options, 'PrivacyEngine options');
@@ -92,6 +94,19 @@ export class PrivacyEngine {
     this.clock = this.options.clock ?? systemClock;
     this.logger = this.options.logger ?? consoleLogger;
     this.authorizeAction = this.options.authorize ?? defaultAuthorize;
+    this.events = new EngineEvents(this.logger);
+  }
+
+  /**
+   * Listens to requests' lifecycle: `queued` in the process that asked, `started`, `progress` (after each batch),
+   * `completed`, `failed`, `cancelled` in the process that runs the work. Returns a function that removes the listener.
+   */
+  on<E extends EngineEventName>(event: E, listener: EngineEventListener<E>): () => void {
+    return this.events.on(event, listener);
+  }
+
+  off<E extends EngineEventName>(event: E, listener: EngineEventListener<E>): void {
+    this.events.off(event, listener);
   }
 
   /** Builds and validates the data map, creates the engine's tables, starts the queue and resumes unfinished requests. */
@@ -134,6 +149,8 @@ export class PrivacyEngine {
       digestKey: await this.keys.deriveKey('erasure-digest'),
       lease: { durationMs: this.options.lease.durationMs, heartbeatMs: this.options.lease.heartbeatMs ?? Math.max(1, Math.floor(this.options.lease.durationMs / 3)) },
       requeue: (job) => this.queue.enqueue(job),
+      events: this.events,
+      ...(this.options.notifier && this.options.notifyRecipients ? { notifications: { notifier: this.options.notifier, recipients: this.options.notifyRecipients } } : {}),
     });
     this.runner = runner;
     await this.queue.start((job) => runner.run(job));
@@ -147,6 +164,7 @@ export class PrivacyEngine {
     this.runner?.close();
     await this.queue.close();
     await this.storage.close?.();
+    await this.options.notifier?.close();
     this.starting = undefined;
   }
 
@@ -253,7 +271,9 @@ export class PrivacyEngine {
     }
     if (!queued) throw new ConflictError(`Request ${requestId} changed status meanwhile; read it again`, { requestId });
     await this.queue.enqueue({ requestId: queued.id, tenantId: queued.tenantId });
-    return toPublicRequest(queued, now);
+    const request = toPublicRequest(queued, now);
+    this.events.emit('queued', { request });
+    return request;
   }
 
   /**
@@ -477,7 +497,9 @@ export class PrivacyEngine {
       throw error;
     }
     await this.queue.enqueue({ requestId: stored.id, tenantId: stored.tenantId });
-    return toPublicRequest(stored, now);
+    const request = toPublicRequest(stored, now);
+    this.events.emit('queued', { request });
+    return request;
   }
 
   private async requestErasure(type: 'anonymize' | 'delete', input: ErasureInput): Promise<PrivacyRequest> {

@@ -15,8 +15,11 @@ import { type RestoreParams, runRestore } from '../operations/restore.js';
 import type { ClockPort } from '../ports/clock.js';
 import type { QueueJob } from '../ports/queue.js';
 import type { StoragePort } from '../ports/storage.js';
-import { TERMINAL_STATUSES } from '../request.js';
+import { type PrivacyRequest, TERMINAL_STATUSES } from '../request.js';
 import type { Vault } from '../vault/vault.js';
+import type { NotificationKind, NotifierPort } from '../ports/notifier.js';
+import { toPublicRequest } from '../db/request-store.js';
+import type { EngineEvents } from './events.js';
 import type { Logger } from './logger.js';
 import { isTransient } from './transient.js';
 import type { ResolvedEngineOptions } from './options.js';
@@ -41,6 +44,9 @@ export interface RequestRunnerDeps {
   lease: { durationMs: number; heartbeatMs: number };
   /** Offers the job to the queue again after a delay (a request another worker holds, in case that worker dies). */
   requeue(job: QueueJob): Promise<void>;
+  events: EngineEvents;
+  /** Tells the admins when an export or erasure ended; recipients come from the host. */
+  notifications?: { notifier: NotifierPort; recipients(request: PrivacyRequest): string[] | Promise<string[]> };
 }
 
 /** What one delivery of a request holds while it runs. */
@@ -48,6 +54,8 @@ interface Claim {
   owner: string;
   /** Set by the heartbeat once another worker took the request over. */
   lost: boolean;
+  /** The subject's display name, read before the work (an erasure removes it), for the admins' notification only. */
+  displayName?: string;
 }
 
 /** Runs queued requests: claims each, dispatches it to its operation, and records how it ended. */
@@ -84,9 +92,12 @@ export class RequestRunner {
       );
     }, lease.heartbeatMs);
     heartbeat.unref();
-    const finish = (patch: Parameters<RequestStore['update']>[1]) =>
+    this.deps.events.emit('started', { request: toPublicRequest(running, now()) });
+    const finish = async (patch: Parameters<RequestStore['update']>[1]) => {
       // Fenced by the lease; a request cancelled while it ran is finished here too (its key and lease released).
-      store.update(running.id, { ...patch, finishedAt: now(), releaseActiveKey: true, releaseLease: true }, now(), ['running', 'cancelled'], undefined, claim.owner);
+      const ended = await store.update(running.id, { ...patch, finishedAt: now(), releaseActiveKey: true, releaseLease: true }, now(), ['running', 'cancelled'], undefined, claim.owner);
+      if (ended) await this.announce(ended, claim);
+    };
     try {
       const outcome = (await this.dispatchWithRetries(running, claim)) as unknown as Record<string, unknown>;
       // The work is done: a cancel that came after its last batch is too late, and the request completes.
@@ -149,6 +160,41 @@ export class RequestRunner {
     }
   }
 
+  /** Emits the request's end and notifies the admins; a notifier that keeps failing is flagged on the review list. */
+  private async announce(ended: StoredRequest, claim: Claim): Promise<void> {
+    const { store, clock, logger, events, notifications } = this.deps;
+    const request = toPublicRequest(ended, clock.now().getTime());
+    if (ended.status === 'completed' || ended.status === 'failed' || ended.status === 'cancelled') events.emit(ended.status, { request });
+    const kind = notificationKind(ended);
+    if (!notifications || !kind) return;
+    let failure: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const recipients = await notifications.recipients(request);
+        if (!recipients.length) return;
+        const expiresAt = (ended.body.outcome as { artifact?: { expiresAt?: string } } | undefined)?.artifact?.expiresAt;
+        await notifications.notifier.notify({
+          kind,
+          requestId: ended.id,
+          requestType: ended.type as 'export' | 'anonymize' | 'delete',
+          ...(claim.displayName ? { subjectDisplayName: claim.displayName } : {}),
+          ...(kind === 'export-ready' && expiresAt ? { downloadExpiresAt: new Date(expiresAt) } : {}),
+          recipients,
+          tenantId: ended.tenantId,
+        });
+        return;
+      } catch (error) {
+        failure = error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      }
+    }
+    const code = (failure as { code?: unknown })?.code;
+    logger.warn('request notification failed', { requestId: ended.id, notifier: notifications.notifier.name, error: failure instanceof Error ? failure.name : typeof failure, code });
+    const latest = await store.get(ended.id);
+    const item = { item: `notification ${kind}`, reason: `could not be delivered by ${notifications.notifier.name} (${typeof code === 'string' ? code : failure instanceof Error ? failure.name : 'error'})` };
+    if (latest && !latest.body.review.some((r) => r.item === item.item)) await store.update(ended.id, { body: { review: [...latest.body.review, item] } }, clock.now().getTime());
+  }
+
   /** Stops the timers of requests waiting for another worker's lease. */
   close(): void {
     for (const timer of this.timers) clearTimeout(timer);
@@ -169,15 +215,15 @@ export class RequestRunner {
   }
 
   private async dispatch(request: StoredRequest, claim: Claim): Promise<object> {
-    const { map, store, locator } = this.deps;
+    const { map, store } = this.deps;
     switch (request.type) {
       case 'export':
-        return this.runExport(request, await locator.locate(request.subjectId, request.tenantId ?? undefined), claim);
+        return this.runExport(request, await this.locateFor(request, claim), claim);
       case 'anonymize':
       case 'delete': {
         // Erasures stack: what an earlier erasure still standing wrote or hid is not new, so this one leaves it alone.
         const earlier = (await subjectErasures(store, request)).filter((r) => r.id !== request.id && isInForce(r)).map((r) => r.id);
-        const subject = await locator.locate(request.subjectId, request.tenantId ?? undefined);
+        const subject = await this.locateFor(request, claim);
         const plan = request.type === 'anonymize' ? anonymizePlan(map) : deletePlan(map);
         return runErasure(this.operationContext(request, claim), request.type, plan, subject.id, { digestKey: this.deps.digestKey, earlier });
       }
@@ -195,6 +241,13 @@ export class RequestRunner {
         return runPurge(this.operationContext(request, claim), source, Boolean(request.body.params?.force));
       }
     }
+  }
+
+  /** Finds the subject and keeps its display name for the notification (before an erasure rewrites it). */
+  private async locateFor(request: StoredRequest, claim: Claim): Promise<LocatedSubject> {
+    const subject = await this.deps.locator.locate(request.subjectId, request.tenantId ?? undefined);
+    if (this.deps.notifications) claim.displayName ??= this.deps.locator.displayName(subject) ?? undefined;
+    return subject;
   }
 
   private async runExport(request: StoredRequest, subject: LocatedSubject, claim: Claim) {
@@ -251,6 +304,15 @@ export class RequestRunner {
       const latest = await this.deps.store.get(requestId);
       if (latest?.leaseOwner !== claim.owner) throw new LeaseLostError(requestId);
       if (latest?.status === 'cancelled') throw new CancelledError(`Request ${requestId} was cancelled`);
+      this.deps.events.emit('progress', { request: toPublicRequest(latest, this.deps.clock.now().getTime()) });
     };
   }
+}
+
+/** Which message an ended request sends: exports and erasures only, and a cancel sends none. */
+function notificationKind(request: StoredRequest): NotificationKind | null {
+  if (request.status !== 'completed' && request.status !== 'failed') return null;
+  if (request.type === 'export') return request.status === 'completed' ? 'export-ready' : 'export-failed';
+  if (request.type === 'anonymize' || request.type === 'delete') return request.status === 'completed' ? 'erasure-completed' : 'erasure-failed';
+  return null;
 }
