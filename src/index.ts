@@ -1,5 +1,5 @@
 // Public API of privacy-engine. Adapters with heavy SDKs live under subpaths (privacy-engine/adapters/<name>).
-export { PrivacyEngine, type ExportInput, type ErasureInput, type RestoreInput, type PurgeInput, type RetryInput, type DownloadResult } from './engine/privacy-engine.js';
+export { PrivacyEngine, type SystemAccess, type ExportInput, type ErasureInput, type RestoreInput, type PurgeInput, type RetryInput, type DownloadResult } from './engine/privacy-engine.js';
 export type { CancelInput, ExtendDeadlineInput } from './engine/schemas.js';
 export type { EngineEventMap, EngineEventName, EngineEventListener } from './engine/events.js';
 export type { ErasureReceipt, ErasureOperation } from './operations/erase.js';

@@ -227,4 +227,45 @@ describeEachDatabase('request lifecycle: leases, cancel, retries of transient fa
     await expect(idle.extendDeadline({ requestId: ccpa.id, actor: admin, days: 1, reason: 'x' })).rejects.toBeInstanceOf(ConflictError);
     await idle.cancel({ requestId: gdpr.id, actor: admin });
   });
+
+  it('listRequestsPage filters by tenant, status, type, subject and overdue, pages with a cursor, and shows an actor only what it may read', async () => {
+    let offset = 0;
+    const DAY = 24 * 60 * 60 * 1000;
+    const e = newEngine({ queue: idleQueue, tablePrefix: 'lst_', clock: { now: () => new Date(Date.now() + offset) } });
+    await e.start();
+    const mine: string[] = [];
+    for (let i = 0; i < 5; i++) mine.push((await e.export({ subjectId: (await person(0)).id, actor: admin })).id);
+    const b = await ds.getRepository(Person).save({ organizationId: 'org-b', email: 'b@mail.example' });
+    const adminB = { id: 'dpo-b', roles: ['admin'], tenantId: 'org-b' };
+    const other = await e.anonymize({ subjectId: b.id, actor: adminB });
+    await e.cancel({ requestId: mine[0], actor: admin });
+
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await e.listRequestsPage({ limit: 2, cursor, actor: e.system });
+      pages.push(page.requests.map((r) => r.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(pages.flat()).toEqual([other.id, ...[...mine].reverse()]);
+    expect(pages[0]).toHaveLength(2);
+
+    expect((await e.listRequests({ actor: admin })).map((r) => r.id)).toEqual([...mine].reverse());
+    expect((await e.listRequests({ actor: adminB })).map((r) => r.id)).toEqual([other.id]);
+    expect(await e.listRequests({ actor: admin, tenantId: 'org-b' })).toEqual([]);
+    expect((await e.listRequests({ type: 'anonymize' })).map((r) => r.id)).toEqual([other.id]);
+    expect((await e.listRequests({ status: 'cancelled' })).map((r) => r.id)).toEqual([mine[0]]);
+    expect((await e.listRequests({ subjectId: b.id, tenantId: 'org-b' })).map((r) => r.id)).toEqual([other.id]);
+    expect(await e.listRequests({ overdue: true })).toEqual([]);
+    offset = 31 * DAY;
+    expect((await e.listRequests({ overdue: true })).map((r) => r.id).sort()).toEqual([other.id, ...mine.slice(1)].sort());
+    await expect(e.listRequests({ cursor: 'nonsense' })).rejects.toMatchObject({ code: 'VALIDATION' });
+
+    // The read calls: an actor is authorized, engine.system reads any request.
+    expect((await e.getRequest(other.id, e.system)).id).toBe(other.id);
+    await expect(e.getRequest(other.id, admin)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(e.waitForRequest(other.id, { actor: admin, timeoutMs: 100 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await e.waitForRequest(mine[0], { actor: admin })).status).toBe('cancelled');
+    for (const id of [other.id, ...mine.slice(1)]) await e.cancel({ requestId: id, actor: id === other.id ? adminB : admin });
+  });
 });

@@ -152,9 +152,25 @@ export class RequestStore {
     return rows.map((r: Record<string, unknown>) => this.fromRow(r));
   }
 
-  async list(filter: { subjectType?: string; subjectId?: string; tenantId?: string | null; type?: RequestType; status?: RequestStatus; limit?: number }): Promise<StoredRequest[]> {
+  async list(filter: {
+    subjectType?: string;
+    subjectId?: string;
+    tenantId?: string | null;
+    type?: RequestType;
+    status?: RequestStatus;
+    limit?: number;
+    /** Only requests still open (queued or running) whose deadline passed before this time. */
+    overdueAt?: number;
+    /** Only requests after this one in the list's order (newest first): a page's cursor. */
+    before?: { createdAt: number; id: string };
+  }): Promise<StoredRequest[]> {
     const params = new SqlParams(this.dialect);
     const where: string[] = [];
+    if (filter.overdueAt !== undefined) where.push(`${this.q('status')} IN ('queued', 'running') AND ${this.q('due_at')} < ${params.add(filter.overdueAt)}`);
+    if (filter.before) {
+      const c = this.q('created_at');
+      where.push(`(${c} < ${params.add(filter.before.createdAt)} OR (${c} = ${params.add(filter.before.createdAt)} AND ${this.q('id')} > ${params.add(filter.before.id)}))`);
+    }
     if (filter.subjectType !== undefined) where.push(`${this.q('subject_type')} = ${params.add(filter.subjectType)}`);
     if (filter.subjectId !== undefined) where.push(`${this.q('subject_id')} = ${params.add(filter.subjectId)}`);
     if (filter.tenantId !== undefined && filter.tenantId !== null) where.push(`${this.q('tenant_id')} = ${params.add(filter.tenantId)}`);

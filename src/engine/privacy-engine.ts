@@ -53,6 +53,28 @@ function activeFamilyOf(type: RequestType): ActiveFamily {
   return type === 'export' ? 'export' : 'erasure';
 }
 
+/** The explicit host-level access of the read calls (no actor, no authorization). */
+export interface SystemAccess {
+  readonly system: true;
+}
+const SYSTEM_ACCESS: SystemAccess = Object.freeze({ system: true as const });
+const isSystem = (actor: unknown): actor is SystemAccess => typeof actor === 'object' && actor !== null && (actor as { system?: unknown }).system === true;
+
+/** A page cursor: where the last page ended, opaque to callers. */
+function encodeCursor(row: StoredRequest): string {
+  return Buffer.from(JSON.stringify([row.createdAt, row.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (Number.isSafeInteger(createdAt) && typeof id === 'string') return { createdAt: createdAt as number, id };
+  } catch {
+    // reported below
+  }
+  throw new ValidationError('Invalid request filter: cursor is not one this engine returned', [{ path: 'cursor', message: 'invalid cursor' }]);
+}
+
 /** Further days a regulation allows past the first deadline: GDPR Art. 12(3) two months, CCPA §1798.130 45 days. */
 const MAX_EXTENSION_DAYS = { gdpr: 60, ccpa: 45 } as const;
 
@@ -362,33 +384,73 @@ export class PrivacyEngine {
     return queued;
   }
 
-  /** Reads a request. With an actor, the actor must be allowed to read it. */
-  async getRequest(requestId: string, actor?: Actor): Promise<PrivacyRequest> {
-    const stored = await this.loadRequest(requestId, actor, 'read');
+  /**
+   * Host-level access for the read calls, without an actor: `engine.getRequest(id, engine.system)`. Use it only in
+   * code that is not serving a user (schedulers, workers); calls on behalf of someone pass their actor.
+   */
+  readonly system: SystemAccess = SYSTEM_ACCESS;
+
+  /**
+   * Reads a request. With an actor, the actor must be allowed to read it ('read'); `engine.system` reads any.
+   * (Omitting the second argument still reads any request, as before; prefer saying `engine.system`.)
+   */
+  async getRequest(requestId: string, actor?: Actor | SystemAccess): Promise<PrivacyRequest> {
+    const stored = await this.loadRequest(requestId, isSystem(actor) ? undefined : actor, 'read');
     return toPublicRequest(stored, this.clock.now().getTime());
   }
 
-  /** Lists requests, newest first, optionally for one subject, tenant, type or status. */
+  /** Lists requests, newest first (the first page of listRequestsPage). */
   async listRequests(filter: RequestFilter = {}): Promise<PrivacyRequest[]> {
+    return (await this.listRequestsPage(filter)).requests;
+  }
+
+  /**
+   * Lists requests, newest first, a page at a time (`limit`, default 100; pass `nextCursor` back as `cursor`), by
+   * subject, tenant, type, status, or `overdue` (open past their deadline). With `actor`, only the requests it may
+   * read, and only its own tenant's unless it names one.
+   */
+  async listRequestsPage(filter: RequestFilter = {}): Promise<{ requests: PrivacyRequest[]; nextCursor?: string }> {
     const f = parseInput(requestFilterSchema, filter, 'request filter');
+    const actor = f.actor && !isSystem(f.actor) ? actorSchema.parse(f.actor) : undefined;
+    const limit = f.limit ?? 100;
+    const now = this.clock.now().getTime();
     const rows = await this.requireStore().list({
       subjectType: this.requireMap().subject.name,
       subjectId: f.subjectId === undefined ? undefined : this.requireLocator().canonicalId(f.subjectId),
-      tenantId: f.tenantId,
+      tenantId: f.tenantId ?? actor?.tenantId,
       type: f.type,
       status: f.status,
-      limit: f.limit,
+      limit,
+      overdueAt: f.overdue ? now : undefined,
+      before: f.cursor === undefined ? undefined : decodeCursor(f.cursor),
     });
-    const now = this.clock.now().getTime();
-    return rows.map((r) => toPublicRequest(r, now));
+    const readable: StoredRequest[] = [];
+    for (const row of rows) {
+      if (!actor) {
+        readable.push(row);
+        continue;
+      }
+      const subject = { type: row.subjectType, id: row.subjectId, tenantId: row.tenantId };
+      try {
+        await this.authorize('read', actor, subject, () => new NotFoundError(`Request ${row.id} was not found`));
+        readable.push(row);
+      } catch (error) {
+        if (!(error instanceof NotFoundError) && (error as PrivacyEngineError).code !== 'FORBIDDEN') throw error;
+      }
+    }
+    const last = rows[rows.length - 1];
+    return {
+      requests: readable.map((r) => toPublicRequest(r, now)),
+      ...(rows.length === limit && last ? { nextCursor: encodeCursor(last) } : {}),
+    };
   }
 
-  /** Resolves when the request has finished (completed, failed or cancelled). */
-  async waitForRequest(requestId: string, options?: { timeoutMs?: number }): Promise<PrivacyRequest> {
-    const { timeoutMs } = parseInput(waitSchema, options, 'wait options');
+  /** Resolves when the request has finished (completed, failed or cancelled); with `actor`, authorized as 'read'. */
+  async waitForRequest(requestId: string, options?: { timeoutMs?: number; actor?: Actor | SystemAccess }): Promise<PrivacyRequest> {
+    const { timeoutMs, actor } = parseInput(waitSchema, options, 'wait options');
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const request = await this.getRequest(requestId);
+      const request = await this.getRequest(requestId, actor);
       // A request cancelled while running has ended once its worker recorded the end (finishedAt).
       if (TERMINAL_STATUSES.includes(request.status) && (request.status !== 'cancelled' || request.finishedAt)) return request;
       if (Date.now() > deadline) throw new ConflictError(`Request ${requestId} did not finish within ${timeoutMs} ms`, { requestId, status: request.status });

@@ -26,13 +26,21 @@ export const extendDeadlineInputSchema = requestRefSchema.extend({
   reason: z.string().trim().min(1).max(500),
 });
 export const purgeInputSchema = requestRefSchema.extend({ force: z.boolean().default(false) });
-export const waitSchema = z.object({ timeoutMs: z.number().int().positive().default(60_000) }).prefault({});
+export const waitSchema = z
+  .object({ timeoutMs: z.number().int().positive().default(60_000), actor: z.union([actorSchema, z.object({ system: z.literal(true) }).strict()]).optional() })
+  .prefault({});
 export const requestFilterSchema = z.object({
   subjectId: subjectIdSchema.optional(),
   tenantId: keyStringSchema.optional(),
   type: z.enum(['export', 'anonymize', 'delete', 'restore', 'purge']).optional(),
   status: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']).optional(),
   limit: z.number().int().min(1).max(1000).optional(),
+  /** Only open requests past their deadline. */
+  overdue: z.boolean().optional(),
+  /** The `nextCursor` of the previous page. */
+  cursor: z.string().min(1).max(400).optional(),
+  /** Who is asking: only requests this actor may read are listed. */
+  actor: z.union([actorSchema, z.object({ system: z.literal(true) }).strict()]).optional(),
 });
 
 export type ExportInput = z.input<typeof subjectRequestSchema>;
