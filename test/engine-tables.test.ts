@@ -153,11 +153,18 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
       try {
         expect((await runner.getTable('privacy_requests'))!.findColumnByName('active_key')).toBeUndefined();
         expect((await runner.getTable('privacy_subject_states'))!.findColumnByName('subject_key')).toBeUndefined();
+        // Layout 3: request leases, and one vault entry per (request, kind, seq).
+        const requests = (await runner.getTable('privacy_requests'))!;
+        expect(requests.findColumnByName('lease_owner')).toBeDefined();
+        expect(requests.findColumnByName('lease_expires_at')).toBeDefined();
+        const vaultIndices = (await runner.getTable('privacy_vault'))!.indices;
+        expect(vaultIndices.find((i) => i.name === 'UQ_privacy_vault_request')).toMatchObject({ isUnique: true, columnNames: ['request_id', 'kind', 'seq'] });
+        expect(vaultIndices.find((i) => i.name === 'IDX_privacy_vault_request')).toBeUndefined();
       } finally {
         await runner.release();
       }
 
-      // A second start() finds layout 2 and changes nothing.
+      // A second start() finds the current layout and changes nothing.
       const again = await engineOn(ds);
       engines.push(again);
       await again.start();

@@ -414,16 +414,18 @@ export class PrivacyEngine {
     const actor = f.actor && !isSystem(f.actor) ? actorSchema.parse(f.actor) : undefined;
     const limit = f.limit ?? 100;
     const now = this.clock.now().getTime();
-    const rows = await this.requireStore().list({
+    // One row more than the page: it says whether there is a next page.
+    const fetched = await this.requireStore().list({
       subjectType: this.requireMap().subject.name,
       subjectId: f.subjectId === undefined ? undefined : this.requireLocator().canonicalId(f.subjectId),
       tenantId: f.tenantId ?? actor?.tenantId,
       type: f.type,
       status: f.status,
-      limit,
+      limit: limit + 1,
       overdueAt: f.overdue ? now : undefined,
       before: f.cursor === undefined ? undefined : decodeCursor(f.cursor),
     });
+    const rows = fetched.slice(0, limit);
     const readable: StoredRequest[] = [];
     for (const row of rows) {
       if (!actor) {
@@ -441,7 +443,7 @@ export class PrivacyEngine {
     const last = rows[rows.length - 1];
     return {
       requests: readable.map((r) => toPublicRequest(r, now)),
-      ...(rows.length === limit && last ? { nextCursor: encodeCursor(last) } : {}),
+      ...(fetched.length > limit && last ? { nextCursor: encodeCursor(last) } : {}),
     };
   }
 
