@@ -3,11 +3,12 @@
  * no request there is queued or running, and, when told to, kills itself with SIGKILL at its N-th SQL statement.
  *
  *   node --import tsx test/support/lease-worker.ts '<json>'
- *   json: { options: DataSourceOptions, secret, storageDir, batchSize, leaseMs, killAt?: number }
+ *   json: { options: DataSourceOptions, secret, storageDir, batchSize, leaseMs, killAt?: number, bullmq?: { redisUrl, queueName, prefix } }
  */
 import 'reflect-metadata';
 import { DataSource, EntityManager } from 'typeorm';
 import { PrivacyEngine, createInProcessQueue, createLocalStorage } from '../../src/index.js';
+import { createBullMqQueue } from '../../src/adapters/bullmq.js';
 import { Contact, crmEntities } from '../fixtures/crm.js';
 
 async function main(): Promise<void> {
@@ -31,7 +32,10 @@ async function main(): Promise<void> {
     secret: input.secret,
     storage: createLocalStorage({ directory: input.storageDir }),
     // SQLite has one connection, so one request at a time there; the other databases run two side by side.
-    queue: createInProcessQueue({ concurrency: input.options.type === 'better-sqlite3' ? 1 : 2 }),
+    queue: input.bullmq
+      ? // A short lock: BullMQ re-delivers a killed worker's job soon; the engine's lease keeps it from running twice.
+        createBullMqQueue({ ...input.bullmq, concurrency: 2, lockDurationMs: 2000, stalledIntervalMs: 1000 })
+      : createInProcessQueue({ concurrency: input.options.type === 'better-sqlite3' ? 1 : 2 }),
     policy: { batchSize: input.batchSize },
     lease: { durationMs: input.leaseMs },
     logger: { info: () => undefined, warn: () => undefined, error: (message) => console.error(message) },
