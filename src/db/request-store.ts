@@ -152,6 +152,16 @@ export class RequestStore {
     return rows.map((r: Record<string, unknown>) => this.fromRow(r));
   }
 
+  /** Running requests whose lease expired before `wallNow`: their worker died or stopped heartbeating. */
+  async listExpiredLeases(wallNow: number): Promise<StoredRequest[]> {
+    const params = new SqlParams(this.dialect);
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `SELECT * FROM ${this.table} WHERE ${this.q('status')} = 'running' AND ${this.q('lease_expires_at')} < ${params.add(wallNow)} ORDER BY ${this.q('created_at')} LIMIT 100`,
+      params.values,
+    );
+    return rows.map((r) => this.fromRow(r));
+  }
+
   async list(filter: {
     subjectType?: string;
     subjectId?: string;

@@ -106,6 +106,7 @@ export class PrivacyEngine {
   private locator?: SubjectLocator;
   private starting?: Promise<void>;
   private runner?: RequestRunner;
+  private sweeper?: NodeJS.Timeout;
   private readonly events: EngineEvents;
 
   constructor(options: PrivacyEngineOptions) {
@@ -179,10 +180,29 @@ export class PrivacyEngine {
     for (const request of await this.store.listUnfinished()) {
       await this.queue.enqueue({ requestId: request.id, tenantId: request.tenantId });
     }
+    this.startLeaseSweeper(this.store);
+  }
+
+  /**
+   * Offers again, once per lease period, the running requests whose lease expired: a dead worker's request is taken
+   * over by a live process even when its queue does not deliver the job again (BullMQ after too many stalls, or the
+   * in-process queue of the process that died).
+   */
+  private startLeaseSweeper(store: RequestStore): void {
+    this.sweeper = setInterval(() => {
+      store.listExpiredLeases(Date.now()).then(
+        async (stale) => {
+          for (const request of stale) await this.queue.enqueue({ requestId: request.id, tenantId: request.tenantId });
+        },
+        (error: unknown) => this.logger.warn('expired lease sweep failed', { error: error instanceof Error ? error.name : typeof error }),
+      ).catch((error: unknown) => this.logger.warn('expired lease sweep failed', { error: error instanceof Error ? error.name : typeof error }));
+    }, this.options.lease.durationMs);
+    this.sweeper.unref();
   }
 
   /** Waits for running requests to finish their current work and releases the queue and storage. */
   async stop(): Promise<void> {
+    clearInterval(this.sweeper);
     this.runner?.close();
     await this.queue.close();
     await this.storage.close?.();
