@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'ADAPTER'
   | 'WINDOW_CLOSED'
   | 'CANCELLED'
+  | 'LEASE_LOST'
   | 'INTERNAL'
   | 'INTEGRITY';
 
@@ -101,6 +102,16 @@ export class WindowClosedError extends PrivacyEngineError {
 export class CancelledError extends PrivacyEngineError {
   constructor(message: string, details?: Record<string, unknown>) {
     super('CANCELLED', message, { details });
+  }
+}
+
+/**
+ * This worker no longer owns the request: its lease expired and another worker took the request over. The batch
+ * in progress is rolled back and nothing more is written; the new owner resumes from the last committed checkpoint.
+ */
+export class LeaseLostError extends PrivacyEngineError {
+  constructor(requestId: string) {
+    super('LEASE_LOST', `Request ${requestId} is now run by another worker (this worker's lease expired)`, { details: { requestId } });
   }
 }
 

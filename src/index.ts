@@ -1,5 +1,7 @@
 // Public API of privacy-engine. Adapters with heavy SDKs live under subpaths (privacy-engine/adapters/<name>).
-export { PrivacyEngine, type ExportInput, type ErasureInput, type RestoreInput, type PurgeInput, type RetryInput, type DownloadResult, type DownloadLink, type EngineAudit } from './engine/privacy-engine.js';
+export { PrivacyEngine, type SystemAccess, type ExportInput, type ErasureInput, type RestoreInput, type PurgeInput, type RetryInput, type DownloadResult, type DownloadLink, type EngineAudit } from './engine/privacy-engine.js';
+export type { CancelInput, ExtendDeadlineInput } from './engine/schemas.js';
+export type { EngineEventMap, EngineEventName, EngineEventListener } from './engine/events.js';
 export type { ErasureReceipt, ErasureOperation } from './operations/erase.js';
 export type { VerificationResult } from './operations/verify.js';
 export type { RestoreOutcome } from './operations/restore.js';
@@ -9,7 +11,7 @@ export type { CoverageInput, CoverageReport, CoverageFinding, CoverageEntity, Fi
 export type { PersonalKind } from './coverage/heuristics.js';
 export type { OperationPlan, PlanEntity, PlanInput } from './operations/plan.js';
 export { type Actor, type Action, type Authorize, type AuthorizationContext, defaultAuthorize, ADMIN_ROLE } from './engine/policy.js';
-export type { PrivacyRequest, RequestType, RequestStatus, Regulation, ReviewItem, ExportOutcome, ExportArtifact } from './request.js';
+export type { PrivacyRequest, RequestType, RequestStatus, Regulation, ReviewItem, ExportOutcome, ExportArtifact, DeadlineExtension } from './request.js';
 export { WARNING_MESSAGES } from './request.js';
 export type { Logger } from './engine/logger.js';
 
@@ -43,6 +45,7 @@ export {
   AdapterError,
   WindowClosedError,
   CancelledError,
+  LeaseLostError,
   OperationError,
   type OperationStep,
   IntegrityError,

@@ -28,7 +28,17 @@ export interface PrivacyRequest {
   warnings: string[];
   review: ReviewItem[];
   error?: { code: string; message: string };
+  /** Extensions of the legal deadline (GDPR Art. 12(3), CCPA §1798.130), oldest first; dueAt includes them. */
+  deadlineExtensions?: DeadlineExtension[];
   outcome?: ExportOutcome | Record<string, unknown>;
+}
+
+export interface DeadlineExtension {
+  days: number;
+  /** Why, as the actor gave it (shown to the subject if the host forwards it; keep personal data out). */
+  reason: string;
+  by: string;
+  at: string;
 }
 
 export interface ExportOutcome {

@@ -6,6 +6,7 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MetadataError, PrivacyEngine, createLocalStorage, type Actor, type PrivacyEngineOptions } from '../src/index.js';
 import { SqlParams, dialectOf, quoteIdentifier } from '../src/db/dialect.js';
+import { ENGINE_SCHEMA_VERSION } from '../src/db/engine-tables.js';
 import { describeEachDatabase } from './support/databases.js';
 import { createLayout1Tables } from './support/engine-tables-v1.js';
 import { Contact, crmEntities } from './fixtures/crm.js';
@@ -87,12 +88,12 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
     engines.push(engine);
     await engine.start();
     const meta = quoteIdentifier(ds, 'privacy_meta');
-    expect(await layoutVersion(ds, meta)).toBe('2');
+    expect(await layoutVersion(ds, meta)).toBe(String(ENGINE_SCHEMA_VERSION));
     await ds.query(`UPDATE ${meta} SET ${quoteIdentifier(ds, 'value')} = '99'`);
     const newer = await engineOn(ds);
     const started = newer.start();
     await expect(started).rejects.toBeInstanceOf(MetadataError);
-    await expect(started).rejects.toThrow(/version 99.*supports \(2\)/);
+    await expect(started).rejects.toThrow(new RegExp(`version 99.*supports \\(${ENGINE_SCHEMA_VERSION}\\)`));
   });
 
   describeLayout1Migration();
@@ -142,7 +143,7 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
       const engine = await engineOn(ds);
       engines.push(engine);
       await engine.start();
-      expect(await layoutVersion(ds, quoteIdentifier(ds, 'privacy_meta'))).toBe('2');
+      expect(await layoutVersion(ds, quoteIdentifier(ds, 'privacy_meta'))).toBe(String(ENGINE_SCHEMA_VERSION));
 
       // The export queued under layout 1 resumes, and sees the subject state the old joined key recorded.
       const resumed = await engine.waitForRequest(exportId);
@@ -156,15 +157,22 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
       try {
         expect((await runner.getTable('privacy_requests'))!.findColumnByName('active_key')).toBeUndefined();
         expect((await runner.getTable('privacy_subject_states'))!.findColumnByName('subject_key')).toBeUndefined();
+        // Layout 3: request leases, and one vault entry per (request, kind, seq).
+        const requests = (await runner.getTable('privacy_requests'))!;
+        expect(requests.findColumnByName('lease_owner')).toBeDefined();
+        expect(requests.findColumnByName('lease_expires_at')).toBeDefined();
+        const vaultIndices = (await runner.getTable('privacy_vault'))!.indices;
+        expect(vaultIndices.find((i) => i.name === 'UQ_privacy_vault_request')).toMatchObject({ isUnique: true, columnNames: ['request_id', 'kind', 'seq'] });
+        expect(vaultIndices.find((i) => i.name === 'IDX_privacy_vault_request')).toBeUndefined();
       } finally {
         await runner.release();
       }
 
-      // A second start() finds layout 2 and changes nothing.
+      // A second start() finds the current layout and changes nothing.
       const again = await engineOn(ds);
       engines.push(again);
       await again.start();
-      expect(await layoutVersion(ds, quoteIdentifier(ds, 'privacy_meta'))).toBe('2');
+      expect(await layoutVersion(ds, quoteIdentifier(ds, 'privacy_meta'))).toBe(String(ENGINE_SCHEMA_VERSION));
     });
   }
 });

@@ -4,7 +4,7 @@ import { MetadataError } from '../errors.js';
 import { type Dialect, dialectOf, sqlOf } from './dialect.js';
 
 /** The layout this code reads and writes; start() migrates older layouts forward and refuses newer ones. */
-export const ENGINE_SCHEMA_VERSION = 2;
+export const ENGINE_SCHEMA_VERSION = 3;
 
 export interface EngineTableNames {
   /** Table paths, schema-qualified when the DataSource names a PostgreSQL schema. */
@@ -50,6 +50,7 @@ export async function ensureEngineTables(dataSource: DataSource, names: EngineTa
     }
     await runner.createTable(new Table({ name: names.meta, columns: [{ ...columns.key('name', 64), isPrimary: true }, { name: 'value', type: 'varchar', length: '64' }] }), true);
     if (version === 1) await migrateV1(dataSource, runner, names, columns, options);
+    if (version >= 1 && version < 3) await migrateV2(runner, names, columns);
     await runner.createTable(requestsTable(names, columns), true);
     await runner.createTable(vaultTable(dataSource, names, columns), true);
     await runner.createTable(subjectsTable(names.subjects, columns), true);
@@ -113,6 +114,7 @@ function requestsTable(names: EngineTableNames, c: EngineColumns): Table {
       { name: 'progress_done', type: 'bigint', default: 0 },
       { name: 'progress_total', type: 'bigint', default: 0 },
       { name: 'body', type: c.longText },
+      ...leaseColumns(c),
     ],
     indices: [subjectIndex(names), activeIndex(names)],
   });
@@ -141,8 +143,34 @@ function vaultTable(dataSource: DataSource, names: EngineTableNames, c: EngineCo
       { name: 'payload', type: c.blob },
       { name: 'created_at', type: 'bigint' },
     ],
-    indices: [new TableIndex({ name: `IDX_${names.prefix}vault_request`, columnNames: ['request_id', 'kind', 'seq'] })],
+    indices: [vaultIndex(names)],
   });
+}
+
+/** One entry per (request, kind, seq): a second worker replaying a batch cannot add its entries beside the first's. */
+function vaultIndex(names: EngineTableNames): TableIndex {
+  return new TableIndex({ name: `UQ_${names.prefix}vault_request`, columnNames: ['request_id', 'kind', 'seq'], isUnique: true });
+}
+
+/** Layout 3: the worker running a request and until when (epoch ms); renewed by heartbeat, taken over only once expired. */
+function leaseColumns(c: EngineColumns): TableColumnOptions[] {
+  return [c.key('lease_owner', 64, true), { name: 'lease_expires_at', type: 'bigint', isNullable: true }];
+}
+
+/** Layout 2 → 3: request leases, and a unique vault key (replacing the plain index of the same columns). */
+async function migrateV2(runner: QueryRunner, names: EngineTableNames, c: EngineColumns): Promise<void> {
+  const requests = await runner.getTable(names.requests);
+  if (requests) {
+    for (const column of leaseColumns(c)) {
+      if (!requests.findColumnByName(column.name)) await runner.addColumn(names.requests, new TableColumn(column));
+    }
+  }
+  const vault = await runner.getTable(names.vault);
+  if (vault && !vault.indices.some((i) => i.name === vaultIndex(names).name)) {
+    const old = vault.indices.find((i) => i.name === `IDX_${names.prefix}vault_request`);
+    if (old) await runner.dropIndex(names.vault, old);
+    await runner.createIndex(names.vault, vaultIndex(names));
+  }
 }
 
 function subjectsTable(name: string, c: EngineColumns): Table {

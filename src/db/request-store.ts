@@ -19,6 +19,8 @@ export interface RequestBody {
   restoredBy?: string;
   purgedAt?: number;
   purgedBy?: string;
+  /** Deadline extensions (times in epoch ms). */
+  deadlineExtensions?: Array<{ days: number; reason: string; by: string; at: number }>;
   /** Where a running operation stopped, so another worker resumes instead of repeating. */
   checkpoint?: Record<string, unknown>;
 }
@@ -39,6 +41,9 @@ export interface StoredRequest {
   progressDone: number;
   progressTotal: number;
   body: RequestBody;
+  /** The worker running the request and until when its claim holds (epoch ms, wall clock); null when none does. */
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
 }
 
 export interface NewRequest {
@@ -58,11 +63,13 @@ export interface NewRequest {
 /** Requests of one family run one at a time per subject: exports side by side with erasures, erasures one by one. */
 export type ActiveFamily = 'export' | 'erasure';
 
-export type RequestPatch = Partial<Pick<StoredRequest, 'status' | 'startedAt' | 'finishedAt' | 'progressDone' | 'progressTotal'>> & {
+export type RequestPatch = Partial<Pick<StoredRequest, 'status' | 'startedAt' | 'finishedAt' | 'progressDone' | 'progressTotal' | 'dueAt'>> & {
   body?: Partial<RequestBody>;
   releaseActiveKey?: boolean;
   /** Takes the active key again (a retried request); the unique index refuses it while another request holds it. */
   acquireActiveFamily?: ActiveFamily;
+  /** Clears the lease: the request's work ended (or never started). */
+  releaseLease?: boolean;
 };
 
 const COLUMNS = [
@@ -104,6 +111,8 @@ export class RequestStore {
       dueAt: input.dueAt,
       progressDone: 0,
       progressTotal: 0,
+      leaseOwner: null,
+      leaseExpiresAt: null,
       body: { regulation: input.regulation, warnings: [], review: [], ...(input.params ? { params: input.params } : {}) },
     };
     const params = new SqlParams(this.dialect);
@@ -135,17 +144,43 @@ export class RequestStore {
     return found ?? null;
   }
 
-  /** Requests a crashed or stopped process left queued or running, oldest first. */
+  /** Requests a crashed or stopped process left queued or running (or cancelled but not yet ended), oldest first. */
   async listUnfinished(): Promise<StoredRequest[]> {
     const rows = await this.dataSource.query(
-      `SELECT * FROM ${this.table} WHERE ${this.q('status')} IN ('queued', 'running') ORDER BY ${this.q('created_at')}`,
+      `SELECT * FROM ${this.table} WHERE ${this.q('status')} IN ('queued', 'running') OR (${this.q('status')} = 'cancelled' AND ${this.q('finished_at')} IS NULL) ORDER BY ${this.q('created_at')}`,
     );
     return rows.map((r: Record<string, unknown>) => this.fromRow(r));
   }
 
-  async list(filter: { subjectType?: string; subjectId?: string; tenantId?: string | null; type?: RequestType; status?: RequestStatus; limit?: number }): Promise<StoredRequest[]> {
+  /** Running requests whose lease expired before `wallNow`: their worker died or stopped heartbeating. */
+  async listExpiredLeases(wallNow: number): Promise<StoredRequest[]> {
+    const params = new SqlParams(this.dialect);
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `SELECT * FROM ${this.table} WHERE ${this.q('status')} = 'running' AND ${this.q('lease_expires_at')} < ${params.add(wallNow)} ORDER BY ${this.q('created_at')} LIMIT 100`,
+      params.values,
+    );
+    return rows.map((r) => this.fromRow(r));
+  }
+
+  async list(filter: {
+    subjectType?: string;
+    subjectId?: string;
+    tenantId?: string | null;
+    type?: RequestType;
+    status?: RequestStatus;
+    limit?: number;
+    /** Only requests still open (queued or running) whose deadline passed before this time. */
+    overdueAt?: number;
+    /** Only requests after this one in the list's order (newest first): a page's cursor. */
+    before?: { createdAt: number; id: string };
+  }): Promise<StoredRequest[]> {
     const params = new SqlParams(this.dialect);
     const where: string[] = [];
+    if (filter.overdueAt !== undefined) where.push(`${this.q('status')} IN ('queued', 'running') AND ${this.q('due_at')} < ${params.add(filter.overdueAt)}`);
+    if (filter.before) {
+      const c = this.q('created_at');
+      where.push(`(${c} < ${params.add(filter.before.createdAt)} OR (${c} = ${params.add(filter.before.createdAt)} AND ${this.q('id')} > ${params.add(filter.before.id)}))`);
+    }
     if (filter.subjectType !== undefined) where.push(`${this.q('subject_type')} = ${params.add(filter.subjectType)}`);
     if (filter.subjectId !== undefined) where.push(`${this.q('subject_id')} = ${params.add(filter.subjectId)}`);
     if (filter.tenantId !== undefined && filter.tenantId !== null) where.push(`${this.q('tenant_id')} = ${params.add(filter.tenantId)}`);
@@ -190,12 +225,44 @@ export class RequestStore {
   }
 
   /**
-   * Applies a patch; with `onlyIfStatus` it is a compare-and-set on the status, so two workers cannot
-   * both take the same queued request. Returns the updated request, or null when the condition failed.
+   * Claims a request for one worker: a queued one, or a running one whose lease expired (its worker died or stopped
+   * heartbeating). A running request under a live lease is refused, so no request runs twice at once.
+   * `wallNow` is the wall clock (leases must not follow a host's test clock). Returns the claimed request or null.
    */
-  async update(id: string, patch: RequestPatch, now: number, onlyIfStatus?: RequestStatus[], executor: SqlExecutor = this.dataSource): Promise<StoredRequest | null> {
+  async claim(id: string, owner: string, wallNow: number, leaseMs: number, now: number): Promise<StoredRequest | null> {
+    const params = new SqlParams(this.dialect);
+    const expires = this.q('lease_expires_at');
+    const sql = `UPDATE ${this.table} SET ${this.q('status')} = 'running', ${this.q('lease_owner')} = ${params.add(owner)}, ${expires} = ${params.add(wallNow + leaseMs)},
+      ${this.q('started_at')} = COALESCE(${this.q('started_at')}, ${params.add(now)}), ${this.q('updated_at')} = ${params.add(now)}
+      WHERE ${this.q('id')} = ${params.add(id)} AND (${this.q('status')} = 'queued' OR (${this.q('status')} = 'running' AND (${expires} IS NULL OR ${expires} < ${params.add(wallNow)})))`;
+    if ((await countedUpdate(this.dataSource, sql, params.values)) === 0) return null;
+    const claimed = await this.get(id);
+    return claimed?.leaseOwner === owner ? claimed : null;
+  }
+
+  /** Extends a lease this worker still holds; false once another worker took the request over or its work ended. */
+  async renewLease(id: string, owner: string, wallNow: number, leaseMs: number): Promise<boolean> {
+    const params = new SqlParams(this.dialect);
+    const sql = `UPDATE ${this.table} SET ${this.q('lease_expires_at')} = ${params.add(wallNow + leaseMs)} WHERE ${this.q('id')} = ${params.add(id)} AND ${this.q('lease_owner')} = ${params.add(owner)} AND ${this.q('status')} = 'running'`;
+    return (await countedUpdate(this.dataSource, sql, params.values)) === 1;
+  }
+
+  /**
+   * Applies a patch; with `onlyIfStatus` it is a compare-and-set on the status, so two workers cannot
+   * both take the same queued request. With `leaseOwner` it is also fenced by the lease: a worker that lost
+   * the request changes nothing. Returns the updated request, or null when a condition failed.
+   */
+  async update(
+    id: string,
+    patch: RequestPatch,
+    now: number,
+    onlyIfStatus?: RequestStatus[],
+    executor: SqlExecutor = this.dataSource,
+    leaseOwner?: string,
+  ): Promise<StoredRequest | null> {
     const current = await this.get(id, executor);
     if (!current || (onlyIfStatus && !onlyIfStatus.includes(current.status))) return null;
+    if (leaseOwner !== undefined && current.leaseOwner !== leaseOwner) return null;
     const body: RequestBody = { ...current.body, ...(patch.body ?? {}) };
     const params = new SqlParams(this.dialect);
     const sets: string[] = [
@@ -203,17 +270,19 @@ export class RequestStore {
       `${this.q('body')} = ${params.add(JSON.stringify(body))}`,
     ];
     const columns: Array<[keyof RequestPatch, string]> = [
-      ['status', 'status'], ['startedAt', 'started_at'], ['finishedAt', 'finished_at'], ['progressDone', 'progress_done'], ['progressTotal', 'progress_total'],
+      ['status', 'status'], ['startedAt', 'started_at'], ['finishedAt', 'finished_at'], ['progressDone', 'progress_done'], ['progressTotal', 'progress_total'], ['dueAt', 'due_at'],
     ];
     for (const [key, column] of columns) {
       if (patch[key] !== undefined) sets.push(`${this.q(column)} = ${params.add(patch[key])}`);
     }
     if (patch.releaseActiveKey) sets.push(`${this.q('active_family')} = NULL`);
     else if (patch.acquireActiveFamily !== undefined) sets.push(`${this.q('active_family')} = ${params.add(patch.acquireActiveFamily)}`);
+    if (patch.releaseLease) sets.push(`${this.q('lease_owner')} = NULL`, `${this.q('lease_expires_at')} = NULL`);
     let where = `${this.q('id')} = ${params.add(id)}`;
     if (onlyIfStatus) where += ` AND ${this.q('status')} IN (${onlyIfStatus.map((s) => params.add(s)).join(', ')})`;
+    if (leaseOwner !== undefined) where += ` AND ${this.q('lease_owner')} = ${params.add(leaseOwner)}`;
     const sql = `UPDATE ${this.table} SET ${sets.join(', ')} WHERE ${where}`;
-    if (onlyIfStatus) {
+    if (onlyIfStatus || leaseOwner !== undefined) {
       if ((await countedUpdate(executor, sql, params.values)) === 0) return null;
     } else {
       await executor.query(sql, params.values);
@@ -238,6 +307,8 @@ export class RequestStore {
       dueAt: Number(row.due_at),
       progressDone: Number(row.progress_done),
       progressTotal: Number(row.progress_total),
+      leaseOwner: row.lease_owner === null || row.lease_owner === undefined ? null : String(row.lease_owner),
+      leaseExpiresAt: num(row.lease_expires_at),
       body: JSON.parse(String(row.body)) as RequestBody,
     };
   }
@@ -302,6 +373,7 @@ export function toPublicRequest(stored: StoredRequest, now: number): PrivacyRequ
   if (stored.finishedAt !== null) request.finishedAt = iso(stored.finishedAt);
   if (eta) request.eta = eta;
   if (stored.body.error) request.error = stored.body.error;
+  if (stored.body.deadlineExtensions?.length) request.deadlineExtensions = stored.body.deadlineExtensions.map((e) => ({ ...e, at: iso(e.at)! }));
   if (stored.body.outcome) request.outcome = stored.body.outcome;
   if (stored.type === 'export') withArtifactStatus(request, stored, now);
   return request;

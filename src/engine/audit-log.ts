@@ -17,6 +17,8 @@ export type EngineAuditAction =
   | 'request.failed'
   | 'request.cancelled'
   | 'request.retried'
+  | 'request.cancel-asked'
+  | 'deadline.extended'
   | 'download.link-created'
   | 'download.served'
   | 'download.refused'

@@ -6,7 +6,9 @@ import type { EntityTarget } from '../metadata/declarations.js';
 import type { AuditPort } from '../ports/audit.js';
 import type { ClockPort } from '../ports/clock.js';
 import type { KeysPort } from '../ports/keys.js';
+import type { NotifierPort } from '../ports/notifier.js';
 import type { QueuePort } from '../ports/queue.js';
+import type { PrivacyRequest } from '../request.js';
 import type { StoragePort } from '../ports/storage.js';
 import type { Logger } from './logger.js';
 import type { Authorize } from './policy.js';
@@ -35,6 +37,10 @@ export const engineOptionsSchema = z
       })
       .optional(),
     queue: port<QueuePort>(['start', 'enqueue', 'drain', 'close']).optional(),
+    /** Tells admins when an export or erasure completed or failed (with `notifyRecipients`). */
+    notifier: port<NotifierPort>(['notify', 'close']).optional(),
+    /** The admin addresses to notify about a request; none: no message. */
+    notifyRecipients: z.custom<(request: PrivacyRequest) => string[] | Promise<string[]>>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
     storage: port<StoragePort>(['put', 'get', 'stat', 'delete']).optional(),
     keys: port<KeysPort>(['wrapKey', 'unwrapKey', 'deriveKey'])
       .refine((k) => k.destroyKey === undefined || typeof k.destroyKey === 'function', { message: 'destroyKey must be a function when given' })
@@ -45,6 +51,14 @@ export const engineOptionsSchema = z
     downloadLinkBaseUrl: z.url().optional(),
     logger: port<Logger>(['info', 'warn', 'error']).optional(),
     authorize: z.custom<Authorize>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
+    /**
+     * Request leases: a worker's claim on a running request lasts `durationMs` unless its heartbeat (every
+     * `heartbeatMs`, default a third of it) renews it; only an expired lease can be taken over by another worker.
+     */
+    lease: z
+      .object({ durationMs: z.number().int().min(100).max(3_600_000).default(30_000), heartbeatMs: positiveInt.optional() })
+      .prefault({})
+      .refine((l) => l.heartbeatMs === undefined || l.heartbeatMs < l.durationMs, { message: 'heartbeatMs must be shorter than durationMs', path: ['heartbeatMs'] }),
     tablePrefix: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,30}$/, 'letters, digits and underscores only').default('privacy_'),
     policy: z
       .object({
@@ -52,10 +66,15 @@ export const engineOptionsSchema = z
         downloadExpiryDays: positiveInt.default(7),
         deadlineDays: z.object({ gdpr: positiveInt.default(30), ccpa: positiveInt.default(45) }).prefault({}),
         batchSize: z.number().int().min(1).max(50_000).default(1000),
+        /** Times a request is tried again after a transient failure (deadlock, lost connection...), from its checkpoint. */
+        retries: z.number().int().min(0).max(20).default(3),
+        /** The first retry's delay; each further retry waits twice as long. */
+        retryBackoffMs: z.number().int().min(0).max(600_000).default(500),
       })
       .prefault({}),
   })
-  .refine((o) => o.secret !== undefined || o.keys !== undefined, { message: 'either secret or keys is required', path: ['secret'] });
+  .refine((o) => o.secret !== undefined || o.keys !== undefined, { message: 'either secret or keys is required', path: ['secret'] })
+  .refine((o) => (o.notifier === undefined) === (o.notifyRecipients === undefined), { message: 'notifier and notifyRecipients go together', path: ['notifyRecipients'] });
 
 export type PrivacyEngineOptions = z.input<typeof engineOptionsSchema>;
 export type ResolvedEngineOptions = z.output<typeof engineOptionsSchema>;

@@ -11,7 +11,7 @@ export const actorSchema = z.object({
 /** Who is asking: an admin of a tenant, or a data subject using self-service. */
 export type Actor = z.input<typeof actorSchema>;
 
-export type Action = 'export' | 'anonymize' | 'delete' | 'restore' | 'retry' | 'purge' | 'cancel' | 'download' | 'read';
+export type Action = 'export' | 'anonymize' | 'delete' | 'restore' | 'retry' | 'purge' | 'cancel' | 'extendDeadline' | 'download' | 'read';
 
 export interface AuthorizationContext {
   action: Action;

@@ -21,6 +21,7 @@ import type { QueuePort } from '../ports/queue.js';
 import type { StoragePort } from '../ports/storage.js';
 import { type PrivacyRequest, type Regulation, type RequestType, TERMINAL_STATUSES } from '../request.js';
 import { Vault } from '../vault/vault.js';
+import { type EngineEventListener, type EngineEventName, EngineEvents } from './events.js';
 import { type Logger, consoleLogger } from './logger.js';
 import { type PrivacyEngineOptions, type ResolvedEngineOptions, engineOptionsSchema, parseInput } from './options.js';
 import { type Action, type Actor, type Authorize, actorSchema, assertAllowed, defaultAuthorize } from './policy.js';
@@ -29,6 +30,8 @@ import { Artifacts, type DownloadResult, encryptArchive } from './artifacts.js';
 import { AuditLog, type EngineAudit } from './audit-log.js';
 import type { AuditPort } from '../ports/audit.js';
 import {
+  type CancelInput,
+  type ExtendDeadlineInput,
   type ErasureInput,
   type DownloadLinkInput,
   type ExportInput,
@@ -39,6 +42,8 @@ import {
   type RequestFilter,
   type RestoreInput,
   type RetryInput,
+  cancelInputSchema,
+  extendDeadlineInputSchema,
   purgeInputSchema,
   retryInputSchema,
   requestFilterSchema,
@@ -50,12 +55,37 @@ import {
 } from './schemas.js';
 import { type LocatedSubject, SubjectLocator } from './subject-locator.js';
 
-export type { ErasureInput, ExportInput, PurgeInput, RestoreInput, RetryInput, RequestFilter } from './schemas.js';
+export type { CancelInput, ExtendDeadlineInput, ErasureInput, ExportInput, PurgeInput, RestoreInput, RetryInput, RequestFilter } from './schemas.js';
 
 /** Exports run side by side with other work; erasure-family requests of one subject run one at a time. */
 function activeFamilyOf(type: RequestType): ActiveFamily {
   return type === 'export' ? 'export' : 'erasure';
 }
+
+/** The explicit host-level access of the read calls (no actor, no authorization). */
+export interface SystemAccess {
+  readonly system: true;
+}
+const SYSTEM_ACCESS: SystemAccess = Object.freeze({ system: true as const });
+const isSystem = (actor: unknown): actor is SystemAccess => typeof actor === 'object' && actor !== null && (actor as { system?: unknown }).system === true;
+
+/** A page cursor: where the last page ended, opaque to callers. */
+function encodeCursor(row: StoredRequest): string {
+  return Buffer.from(JSON.stringify([row.createdAt, row.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (Number.isSafeInteger(createdAt) && typeof id === 'string') return { createdAt: createdAt as number, id };
+  } catch {
+    // reported below
+  }
+  throw new ValidationError('Invalid request filter: cursor is not one this engine returned', [{ path: 'cursor', message: 'invalid cursor' }]);
+}
+
+/** Further days a regulation allows past the first deadline: GDPR Art. 12(3) two months, CCPA §1798.130 45 days. */
+const MAX_EXTENSION_DAYS = { gdpr: 60, ccpa: 45 } as const;
 
 /** The actor the engine uses for work it starts itself (purgeExpired). */
 const SYSTEM_ACTOR_ID = 'privacy-engine:system';
@@ -91,6 +121,9 @@ export class PrivacyEngine {
   private artifacts?: Artifacts;
   /** Archives are always encrypted at rest; only the benchmark's subclass turns this off, to measure the cost. */
   protected readonly encryptArchives: boolean = true;
+  private runner?: RequestRunner;
+  private sweeper?: NodeJS.Timeout;
+  private readonly events: EngineEvents;
 
   constructor(options: PrivacyEngineOptions) {
     this.options = parseInput(engineOptionsSchema, options, 'PrivacyEngine options');
@@ -100,6 +133,19 @@ export class PrivacyEngine {
     this.clock = this.options.clock ?? systemClock;
     this.logger = this.options.logger ?? consoleLogger;
     this.authorizeAction = this.options.authorize ?? defaultAuthorize;
+    this.events = new EngineEvents(this.logger);
+  }
+
+  /**
+   * Listens to requests' lifecycle: `queued` in the process that asked, `started`, `progress` (after each batch),
+   * `completed`, `failed`, `cancelled` in the process that runs the work. Returns a function that removes the listener.
+   */
+  on<E extends EngineEventName>(event: E, listener: EngineEventListener<E>): () => void {
+    return this.events.on(event, listener);
+  }
+
+  off<E extends EngineEventName>(event: E, listener: EngineEventListener<E>): void {
+    this.events.off(event, listener);
   }
 
   /** Builds and validates the data map, creates the engine's tables, starts the queue and resumes unfinished requests. */
@@ -144,17 +190,43 @@ export class PrivacyEngine {
       audit: this.auditLog,
       artifacts: this.artifacts,
       ...(this.encryptArchives ? { encryptArchive: (requestId: string) => encryptArchive(this.keys, requestId) } : {}),
+      lease: { durationMs: this.options.lease.durationMs, heartbeatMs: this.options.lease.heartbeatMs ?? Math.max(1, Math.floor(this.options.lease.durationMs / 3)) },
+      requeue: (job) => this.queue.enqueue(job),
+      events: this.events,
+      ...(this.options.notifier && this.options.notifyRecipients ? { notifications: { notifier: this.options.notifier, recipients: this.options.notifyRecipients } } : {}),
     });
+    this.runner = runner;
     await this.queue.start((job) => runner.run(job));
     for (const request of await this.store.listUnfinished()) {
       await this.queue.enqueue({ requestId: request.id, tenantId: request.tenantId });
     }
+    this.startLeaseSweeper(this.store);
+  }
+
+  /**
+   * Offers again, once per lease period, the running requests whose lease expired: a dead worker's request is taken
+   * over by a live process even when its queue does not deliver the job again (BullMQ after too many stalls, or the
+   * in-process queue of the process that died).
+   */
+  private startLeaseSweeper(store: RequestStore): void {
+    this.sweeper = setInterval(() => {
+      store.listExpiredLeases(Date.now()).then(
+        async (stale) => {
+          for (const request of stale) await this.queue.enqueue({ requestId: request.id, tenantId: request.tenantId });
+        },
+        (error: unknown) => this.logger.warn('expired lease sweep failed', { error: error instanceof Error ? error.name : typeof error }),
+      ).catch((error: unknown) => this.logger.warn('expired lease sweep failed', { error: error instanceof Error ? error.name : typeof error }));
+    }, this.options.lease.durationMs);
+    this.sweeper.unref();
   }
 
   /** Waits for running requests to finish their current work and releases the queue and storage. */
   async stop(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.runner?.close();
     await this.queue.close();
     await this.storage.close?.();
+    await this.options.notifier?.close();
     this.starting = undefined;
   }
 
@@ -283,7 +355,70 @@ export class PrivacyEngine {
     if (!queued) throw new ConflictError(`Request ${requestId} changed status meanwhile; read it again`, { requestId });
     await this.requireAudit().tryRecord('request.retried', queued, actorSchema.parse(actor).id, { previousStatus: source.status });
     await this.queue.enqueue({ requestId: queued.id, tenantId: queued.tenantId });
-    return toPublicRequest(queued, now);
+    const request = toPublicRequest(queued, now);
+    this.events.emit('queued', { request });
+    return request;
+  }
+
+  /**
+   * Cancels a queued or running request. A queued one ends at once; a running one stops before its next batch
+   * (what it committed stays, and a cancelled erasure can be restored or resumed with retry()). A request whose work
+   * finished before it reached that check completes. Cancelling a finished request is a ConflictError.
+   */
+  async cancel(input: CancelInput): Promise<PrivacyRequest> {
+    const { requestId, actor } = parseInput(cancelInputSchema, input, 'cancel request');
+    const stored = await this.loadRequest(requestId, actor, 'cancel');
+    const store = this.requireStore();
+    const now = this.clock.now().getTime();
+    let updated: StoredRequest | null;
+    const unowned = stored.leaseOwner === null || (stored.leaseExpiresAt ?? 0) < Date.now();
+    if (stored.status === 'queued' || (stored.status === 'running' && unowned)) {
+      // No live worker holds it: it ends here (fenced by the lease it had, so a worker claiming it meanwhile wins).
+      const patch = { status: 'cancelled' as const, finishedAt: now, releaseActiveKey: true, releaseLease: true };
+      updated = await store.update(requestId, patch, now, [stored.status], undefined, stored.leaseOwner ?? undefined);
+    } else if (stored.status === 'running') {
+      // Its worker sees this before its next batch and records the end.
+      updated = await store.update(requestId, { status: 'cancelled' }, now, ['running']);
+    } else {
+      throw new ConflictError(`Request ${requestId} has already finished (status: ${stored.status})`, { requestId, status: stored.status });
+    }
+    if (!updated) throw new ConflictError(`Request ${requestId} changed status meanwhile; read it again`, { requestId });
+    const actorId = actorSchema.parse(actor).id;
+    // A request no worker held ends here; a running one's worker records its end when it stops.
+    await this.requireAudit().tryRecord(updated.finishedAt ? 'request.cancelled' : 'request.cancel-asked', updated, actorId, { previousStatus: stored.status });
+    return toPublicRequest(updated, now);
+  }
+
+  /**
+   * Extends the legal deadline of an open request, with the reason the subject must be told: GDPR allows at most two
+   * more months in all (60 days), CCPA 45 more days. Recorded on the request (deadlineExtensions) and moves dueAt.
+   */
+  async extendDeadline(input: ExtendDeadlineInput): Promise<PrivacyRequest> {
+    const { requestId, actor, days, reason } = parseInput(extendDeadlineInputSchema, input, 'deadline extension');
+    const stored = await this.loadRequest(requestId, actor, 'extendDeadline');
+    if (TERMINAL_STATUSES.includes(stored.status)) {
+      throw new ConflictError(`Request ${requestId} has already finished (status: ${stored.status})`, { requestId, status: stored.status });
+    }
+    const regulation = stored.body.regulation;
+    const allowed = MAX_EXTENSION_DAYS[regulation];
+    const earlier = (stored.body.deadlineExtensions ?? []).reduce((n, e) => n + e.days, 0);
+    if (earlier + days > allowed) {
+      throw new ValidationError(`Invalid deadline extension: ${regulation.toUpperCase()} allows at most ${allowed} more days in all (${earlier} already granted)`, [
+        { path: 'days', message: `at most ${allowed - earlier}` },
+      ]);
+    }
+    const now = this.clock.now().getTime();
+    const extension = { days, reason, by: actorSchema.parse(actor).id, at: now };
+    const updated = await this.requireStore().update(
+      requestId,
+      { dueAt: stored.dueAt + days * DAY, body: { deadlineExtensions: [...(stored.body.deadlineExtensions ?? []), extension] } },
+      now,
+      [stored.status],
+    );
+    if (!updated) throw new ConflictError(`Request ${requestId} changed meanwhile; read it again`, { requestId });
+    // The days only: the reason is free text and may name the person.
+    await this.requireAudit().tryRecord('deadline.extended', updated, extension.by, { days });
+    return toPublicRequest(updated, now);
   }
 
   /**
@@ -317,34 +452,77 @@ export class PrivacyEngine {
     return queued;
   }
 
-  /** Reads a request. With an actor, the actor must be allowed to read it. */
-  async getRequest(requestId: string, actor?: Actor): Promise<PrivacyRequest> {
-    const stored = await this.loadRequest(requestId, actor, 'read');
+  /**
+   * Host-level access for the read calls, without an actor: `engine.getRequest(id, engine.system)`. Use it only in
+   * code that is not serving a user (schedulers, workers); calls on behalf of someone pass their actor.
+   */
+  readonly system: SystemAccess = SYSTEM_ACCESS;
+
+  /**
+   * Reads a request. With an actor, the actor must be allowed to read it ('read'); `engine.system` reads any.
+   * (Omitting the second argument still reads any request, as before; prefer saying `engine.system`.)
+   */
+  async getRequest(requestId: string, actor?: Actor | SystemAccess): Promise<PrivacyRequest> {
+    const stored = await this.loadRequest(requestId, isSystem(actor) ? undefined : actor, 'read');
     return toPublicRequest(stored, this.clock.now().getTime());
   }
 
-  /** Lists requests, newest first, optionally for one subject, tenant, type or status. */
+  /** Lists requests, newest first (the first page of listRequestsPage). */
   async listRequests(filter: RequestFilter = {}): Promise<PrivacyRequest[]> {
-    const f = parseInput(requestFilterSchema, filter, 'request filter');
-    const rows = await this.requireStore().list({
-      subjectType: this.requireMap().subject.name,
-      subjectId: f.subjectId === undefined ? undefined : this.requireLocator().canonicalId(f.subjectId),
-      tenantId: f.tenantId,
-      type: f.type,
-      status: f.status,
-      limit: f.limit,
-    });
-    const now = this.clock.now().getTime();
-    return rows.map((r) => toPublicRequest(r, now));
+    return (await this.listRequestsPage(filter)).requests;
   }
 
-  /** Resolves when the request has finished (completed, failed or cancelled). */
-  async waitForRequest(requestId: string, options?: { timeoutMs?: number }): Promise<PrivacyRequest> {
-    const { timeoutMs } = parseInput(waitSchema, options, 'wait options');
+  /**
+   * Lists requests, newest first, a page at a time (`limit`, default 100; pass `nextCursor` back as `cursor`), by
+   * subject, tenant, type, status, or `overdue` (open past their deadline). With `actor`, only the requests it may
+   * read, and only its own tenant's unless it names one.
+   */
+  async listRequestsPage(filter: RequestFilter = {}): Promise<{ requests: PrivacyRequest[]; nextCursor?: string }> {
+    const f = parseInput(requestFilterSchema, filter, 'request filter');
+    const actor = f.actor && !isSystem(f.actor) ? actorSchema.parse(f.actor) : undefined;
+    const limit = f.limit ?? 100;
+    const now = this.clock.now().getTime();
+    // One row more than the page: it says whether there is a next page.
+    const fetched = await this.requireStore().list({
+      subjectType: this.requireMap().subject.name,
+      subjectId: f.subjectId === undefined ? undefined : this.requireLocator().canonicalId(f.subjectId),
+      tenantId: f.tenantId ?? actor?.tenantId,
+      type: f.type,
+      status: f.status,
+      limit: limit + 1,
+      overdueAt: f.overdue ? now : undefined,
+      before: f.cursor === undefined ? undefined : decodeCursor(f.cursor),
+    });
+    const rows = fetched.slice(0, limit);
+    const readable: StoredRequest[] = [];
+    for (const row of rows) {
+      if (!actor) {
+        readable.push(row);
+        continue;
+      }
+      const subject = { type: row.subjectType, id: row.subjectId, tenantId: row.tenantId };
+      try {
+        await this.authorize('read', actor, subject, () => new NotFoundError(`Request ${row.id} was not found`));
+        readable.push(row);
+      } catch (error) {
+        if (!(error instanceof NotFoundError) && (error as PrivacyEngineError).code !== 'FORBIDDEN') throw error;
+      }
+    }
+    const last = rows[rows.length - 1];
+    return {
+      requests: readable.map((r) => toPublicRequest(r, now)),
+      ...(fetched.length > limit && last ? { nextCursor: encodeCursor(last) } : {}),
+    };
+  }
+
+  /** Resolves when the request has finished (completed, failed or cancelled); with `actor`, authorized as 'read'. */
+  async waitForRequest(requestId: string, options?: { timeoutMs?: number; actor?: Actor | SystemAccess }): Promise<PrivacyRequest> {
+    const { timeoutMs, actor } = parseInput(waitSchema, options, 'wait options');
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const request = await this.getRequest(requestId);
-      if (TERMINAL_STATUSES.includes(request.status)) return request;
+      const request = await this.getRequest(requestId, actor);
+      // A request cancelled while running has ended once its worker recorded the end (finishedAt).
+      if (TERMINAL_STATUSES.includes(request.status) && (request.status !== 'cancelled' || request.finishedAt)) return request;
       if (Date.now() > deadline) throw new ConflictError(`Request ${requestId} did not finish within ${timeoutMs} ms`, { requestId, status: request.status });
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
@@ -537,7 +715,9 @@ export class PrivacyEngine {
     const forced = type === 'purge' ? { forced: Boolean(params?.force) } : {};
     await this.requireAudit().tryRecord('request.submitted', stored, requestedBy, { regulation, ...forced, ...(typeof params?.sourceRequestId === 'string' ? { sourceRequestId: params.sourceRequestId } : {}) });
     await this.queue.enqueue({ requestId: stored.id, tenantId: stored.tenantId });
-    return toPublicRequest(stored, now);
+    const request = toPublicRequest(stored, now);
+    this.events.emit('queued', { request });
+    return request;
   }
 
   private async requestErasure(type: 'anonymize' | 'delete', input: ErasureInput): Promise<PrivacyRequest> {

@@ -106,6 +106,9 @@ export async function runExport(ctx: ExportContext): Promise<{ counts: ExportOut
       },
     });
     const body = ctx.encrypt ? pipeline(archive.stream, counter, ctx.encrypt(), () => undefined) : pipeline(archive.stream, counter, () => undefined);
+    // When the upload fails first, the archive's own failure that follows must not surface as an unhandled rejection.
+    archive.done.catch(() => undefined);
+    archive.stream.on('error', () => undefined); // reported through archive.done
     const [result, stored] = await Promise.all([archive.done, ctx.storage.put(key, body)]);
     return {
       counts: result.counts,

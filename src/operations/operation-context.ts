@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { OperationError, type OperationStep, PrivacyEngineError } from '../errors.js';
+import { LeaseLostError, OperationError, type OperationStep, PrivacyEngineError } from '../errors.js';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
 import type { ReviewItem } from '../request.js';
 import type { RequestBody, RequestStore, StoredRequest } from '../db/request-store.js';
@@ -18,8 +18,10 @@ export interface OperationContext {
   batchSize: number;
   recoveryWindowMs: number;
   now(): Date;
-  /** Throws CancelledError between batches once the request was cancelled. */
+  /** Throws CancelledError between batches once the request was cancelled (LeaseLostError once another worker took it). */
   checkCancelled(): Promise<void>;
+  /** The lease this worker holds on the request: every checkpoint is fenced by it. */
+  leaseOwner?: string;
 }
 
 /** Persists the operation's checkpoint (and progress) inside the batch's own transaction. */
@@ -30,13 +32,16 @@ export async function saveCheckpoint(
   progress: { done?: number; total?: number } = {},
   extra: Partial<RequestBody> = {},
 ): Promise<void> {
-  await ctx.store.update(
+  const saved = await ctx.store.update(
     ctx.request.id,
     { body: { checkpoint, ...extra }, progressDone: progress.done, progressTotal: progress.total },
     ctx.now().getTime(),
     undefined,
     executor,
+    ctx.leaseOwner,
   );
+  // Another worker took the request over: throwing rolls this batch back with the checkpoint it would have moved.
+  if (!saved) throw new LeaseLostError(ctx.request.id);
 }
 
 export function addReview(items: ReviewItem[], item: ReviewItem): void {

@@ -35,6 +35,8 @@ async function main(): Promise<void> {
     secret: input.secret,
     storage: createLocalStorage({ directory: input.storageDir }),
     policy: { batchSize: input.batchSize },
+    // Short leases: the next worker takes over a killed worker's request soon after.
+    lease: { durationMs: input.leaseMs ?? 1000 },
     logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
   });
   await engine.start(); // resumes whatever a dead worker left queued or running
