@@ -5,6 +5,7 @@ import { sqlOf } from '../db/dialect.js';
 import { AdapterError, ValidationError } from '../errors.js';
 import type { AuditHead, AuditPort, AuditRecord } from '../ports/audit.js';
 import { assertFollows } from '../audit/chain.js';
+import { exclusive } from '../db/transaction.js';
 
 export interface TypeormAuditOptions {
   dataSource: DataSource;
@@ -214,7 +215,8 @@ export function createTypeormAudit(options: TypeormAuditOptions): TypeormAudit {
       await ensureTables();
       const key = lockKey(tenantId);
       const previous = queues.get(key) ?? Promise.resolve();
-      const next = previous.catch(() => {}).then(() => appendNow(tenantId, seal));
+      // On SQLite the append's transaction also waits for the engine's own (one connection, one transaction).
+      const next = previous.catch(() => {}).then(() => exclusive(dataSource, () => appendNow(tenantId, seal)));
       queues.set(key, next);
       try {
         return await next;

@@ -9,6 +9,7 @@ import { ErasureCoverage, digestBatch } from './erasure-coverage.js';
 import { type OperationContext, addReview, saveCheckpoint, tagStep, withStep } from './operation-context.js';
 import { verifyErasure, type VerificationResult } from './verify.js';
 import { type SharedRows, flagSharedRows } from './shared-rows.js';
+import { inTransaction } from '../db/transaction.js';
 
 export type ErasureOperation = 'anonymize' | 'delete';
 
@@ -80,7 +81,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
   if (!cp.probed) {
     // The subject's identifying values, sealed in the vault before anything changes: the verification pass looks for them later.
     const probe = await identifyingValues(ctx, subjectId, new ErasureCoverage(dataSource, ctx.vault, stack.digestKey, subjectId, stack.earlier, order));
-    await dataSource.transaction(async (tx) => {
+    await inTransaction(dataSource, async (tx) => {
       await ctx.vault.append(tx, request.id, cp.seq, 'redact', { e: '__probe__', values: probe }, ctx.now().getTime());
       cp.seq++;
       cp.probed = true;
@@ -97,42 +98,40 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
       await ctx.checkCancelled();
       // The page is read, and locked, inside the batch's transaction: a host's edit either lands before the read
       // (and is erased and vaulted with the page) or waits for the commit; it is never overwritten from a stale copy.
-      const batch = await dataSource
-        .transaction(async (tx) => {
-          const rows = await readSubjectPage(dataSource, entity, subjectId, { batchSize: ctx.batchSize, after: cp.after, columns: columnsFor(steps[cp.step]), rendered: renderedFor(steps[cp.step]), lock: true }, tx);
-          if (rows.length === 0) return null;
-          const next = { ...cp, counts: { ...cp.counts }, after: primaryKeyOf(entity, rows[rows.length - 1]), seq: cp.seq + 1, done: cp.done + rows.length };
-          const now = ctx.now();
-          let changed = 0;
-          let fields: string[] = [];
-          if (action === 'redact') {
-            const skip = coverage.empty ? undefined : await coverage.skipper(entity, rows, { executor: tx });
-            const result = await redactPage(tx, dataSource, entity, rows, skip);
-            if (result.payload.rows.length) {
-              await ctx.vault.append(tx, request.id, cp.seq, 'redact', result.payload, now.getTime());
-              // What this batch wrote, digested, so that a later erasure leaves it alone.
-              await ctx.vault.append(tx, request.id, cp.seq, 'digest', await digestBatch(tx, dataSource, entity, result.updates, stack.digestKey), now.getTime());
-            }
-            changed = result.payload.rows.length;
-            fields = [...result.fields];
-          } else if (action === 'hide') {
-            const payload = await hidePage(tx, dataSource, entity, rows, now);
-            if (payload.keys.length) await ctx.vault.append(tx, request.id, cp.seq, 'hide', payload, now.getTime());
-            changed = payload.keys.length;
-          } else {
-            const payload = await removePage(tx, dataSource, entity, rows);
-            await ctx.vault.append(tx, request.id, cp.seq, 'remove', payload, now.getTime());
-            changed = payload.rows.length;
+      const batch = await inTransaction(dataSource, async (tx) => {
+        const rows = await readSubjectPage(dataSource, entity, subjectId, { batchSize: ctx.batchSize, after: cp.after, columns: columnsFor(steps[cp.step]), rendered: renderedFor(steps[cp.step]), lock: true }, tx);
+        if (rows.length === 0) return null;
+        const next = { ...cp, counts: { ...cp.counts }, after: primaryKeyOf(entity, rows[rows.length - 1]), seq: cp.seq + 1, done: cp.done + rows.length };
+        const now = ctx.now();
+        let changed = 0;
+        let fields: string[] = [];
+        if (action === 'redact') {
+          const skip = coverage.empty ? undefined : await coverage.skipper(entity, rows, { executor: tx });
+          const result = await redactPage(tx, dataSource, entity, rows, skip);
+          if (result.payload.rows.length) {
+            await ctx.vault.append(tx, request.id, cp.seq, 'redact', result.payload, now.getTime());
+            // What this batch wrote, digested, so that a later erasure leaves it alone.
+            await ctx.vault.append(tx, request.id, cp.seq, 'digest', await digestBatch(tx, dataSource, entity, result.updates, stack.digestKey), now.getTime());
           }
-          const previous = next.counts[entity.name] ?? { category: entity.category, action: ACTION_NAMES[action], rows: 0, fields: [] };
-          next.counts[entity.name] = { ...previous, rows: previous.rows + changed, fields: [...new Set([...previous.fields, ...fields])].sort() };
-          await saveCheckpoint(ctx, tx, { ...next, step: cp.step }, { done: next.done, total: Math.max(cp.total, next.done) });
-          return { next, read: rows.length };
-        })
-        .catch((error) => {
-          ctx.vault.forget(request.id);
-          throw tagStep({ step: action, entity: entity.name }, error);
-        });
+          changed = result.payload.rows.length;
+          fields = [...result.fields];
+        } else if (action === 'hide') {
+          const payload = await hidePage(tx, dataSource, entity, rows, now);
+          if (payload.keys.length) await ctx.vault.append(tx, request.id, cp.seq, 'hide', payload, now.getTime());
+          changed = payload.keys.length;
+        } else {
+          const payload = await removePage(tx, dataSource, entity, rows);
+          await ctx.vault.append(tx, request.id, cp.seq, 'remove', payload, now.getTime());
+          changed = payload.rows.length;
+        }
+        const previous = next.counts[entity.name] ?? { category: entity.category, action: ACTION_NAMES[action], rows: 0, fields: [] };
+        next.counts[entity.name] = { ...previous, rows: previous.rows + changed, fields: [...new Set([...previous.fields, ...fields])].sort() };
+        await saveCheckpoint(ctx, tx, { ...next, step: cp.step }, { done: next.done, total: Math.max(cp.total, next.done) });
+        return { next, read: rows.length };
+      }).catch((error) => {
+        ctx.vault.forget(request.id);
+        throw tagStep({ step: action, entity: entity.name }, error);
+      });
       if (!batch) break;
       Object.assign(cp, batch.next);
       if (batch.read < ctx.batchSize) break;
@@ -167,7 +166,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
 
   const completedAt = ctx.now();
   const key = SubjectStates.key(map.subject.name, request.tenantId, request.subjectId);
-  await dataSource.transaction(async (tx) => {
+  await inTransaction(dataSource, async (tx) => {
     await ctx.subjectStates.set(tx, key, operation === 'anonymize' ? 'anonymized' : 'deleted', request.id, completedAt.getTime());
     await saveCheckpoint(ctx, tx, { ...cp }, {}, { review });
   });

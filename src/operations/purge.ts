@@ -12,6 +12,7 @@ import { keyIn, selectRows, updateRows } from '../db/batch-sql.js';
 import { type HidePayload, keyString, pkNames, redactPage } from './erasure-steps.js';
 import { laterInForce } from './erasure-stack.js';
 import { type OperationContext, addReview, callProviders, saveCheckpoint, withStep } from './operation-context.js';
+import { inTransaction } from '../db/transaction.js';
 
 export interface PurgeOutcome {
   sourceRequestId: string;
@@ -68,7 +69,7 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
       try {
         // The counts change only once the transaction has committed: a retried attempt must not count twice.
         cp.removed = await withRetry(() =>
-          dataSource.transaction(async (tx) => {
+          inTransaction(dataSource, async (tx) => {
             const removed = add(cp.removed, entity.name, await deleteHidden(tx.queryRunner!, dataSource, entity, keys));
             await saveCheckpoint(ctx, tx, { ...cp, removed, seq: entry.seq });
             return removed;
@@ -87,7 +88,7 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
         const partial = { seq: entry.seq, rows: i + 1 };
         try {
           cp.removed = await withRetry(() =>
-            dataSource.transaction(async (tx) => {
+            inTransaction(dataSource, async (tx) => {
               const removed = add(cp.removed, entity.name, await deleteHidden(tx.queryRunner!, dataSource, entity, [key]));
               await saveCheckpoint(ctx, tx, { ...cp, removed, partial });
               return removed;
@@ -98,7 +99,7 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
           // Kept rows point at it: it cannot go, so its personal columns are emptied for good and it stays hidden.
           const next = [...review];
           cp.redactedInstead = await withRetry(() =>
-            dataSource.transaction(async (tx) => {
+            inTransaction(dataSource, async (tx) => {
               const left = await emptyRow(tx, dataSource, map, entity, key);
               addReview(next, { item: entity.name, reason: 'hidden rows still referenced by kept rows had their personal columns emptied and stay hidden instead of removed' });
               for (const column of left) {
@@ -122,7 +123,7 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
 
   const providers = await callProviders(ctx, 'purge', { id: source.subjectId, tenantId: source.tenantId, requestId: source.id }, review);
   const now = ctx.now().getTime();
-  await dataSource.transaction(async (tx) => {
+  await inTransaction(dataSource, async (tx) => {
     await ctx.store.update(source.id, { body: { purgedAt: now, purgedBy: request.id } }, now, undefined, tx);
     await saveCheckpoint(ctx, tx, { ...cp }, {}, { review, ...(forced ? { warnings: [...request.body.warnings, 'purged-before-window-end'] } : {}) });
   });

@@ -4,6 +4,7 @@ import type { StoredRequest } from '../db/request-store.js';
 import type { ResolvedEntity } from '../metadata/data-map.js';
 import { type HidePayload, type RedactPayload, type RemovePayload, keyString, unhide, unredact, unremove } from './erasure-steps.js';
 import { type OperationContext, callProviders, saveCheckpoint, withStep } from './operation-context.js';
+import { inTransaction } from '../db/transaction.js';
 
 export interface RestoreParams {
   sourceRequestId: string;
@@ -39,7 +40,7 @@ export async function runRestore(ctx: OperationContext, source: StoredRequest, p
     await ctx.checkCancelled();
     const payload = entry.payload as { e: string };
     const entity = byName.get(payload.e);
-    await withStep({ step: `restore ${entry.kind}`, entity: payload.e }, () => dataSource.transaction(async (tx) => {
+    await withStep({ step: `restore ${entry.kind}`, entity: payload.e }, () => inTransaction(dataSource, async (tx) => {
       let n = 0;
       if (entity && wantedEntity(entity)) {
         const keep = wantedKey(entity);
@@ -62,7 +63,7 @@ export async function runRestore(ctx: OperationContext, source: StoredRequest, p
   const providers = partial ? [] : await callProviders(ctx, 'restore', { id: source.subjectId, tenantId: source.tenantId, requestId: source.id }, review);
 
   const now = ctx.now().getTime();
-  await dataSource.transaction(async (tx) => {
+  await inTransaction(dataSource, async (tx) => {
     if (!partial) {
       // The data is back: the erasure no longer applies, and the newest erasure still standing (if any) sets the state.
       await refreshSubjectState(tx, ctx.store, ctx.subjectStates, source, now, source.id);
