@@ -103,6 +103,12 @@ export class RequestRunner {
     heartbeat.unref();
     this.deps.events.emit('started', { request: toPublicRequest(running, now()) });
     await this.deps.audit?.tryRecord('request.started', running, running.requestedBy, current.status === 'running' ? { resumed: true } : {});
+    // The plaintext data keys this operation used (its own; a restore's or purge's source) leave memory once its
+    // work is done, before its end is recorded.
+    const forgetKeys = () => {
+      this.deps.vault.forget(running.id);
+      if (typeof running.body.params?.sourceRequestId === 'string') this.deps.vault.forget(running.body.params.sourceRequestId);
+    };
     const finish = async (patch: Parameters<RequestStore['update']>[1]) => {
       // Fenced by the lease; a request cancelled while it ran is finished here too (its key and lease released).
       const ended = await store.update(running.id, { ...patch, finishedAt: now(), releaseActiveKey: true, releaseLease: true }, now(), ['running', 'cancelled'], undefined, claim.owner);
@@ -112,6 +118,7 @@ export class RequestRunner {
     };
     try {
       const outcome = (await this.dispatchWithRetries(running, claim)) as unknown as Record<string, unknown>;
+      forgetKeys();
       // The work is done: a cancel that came after its last batch is too late, and the request completes.
       await finish({ status: 'completed', body: { outcome } });
     } catch (error) {
@@ -133,12 +140,11 @@ export class RequestRunner {
         code: (cause as { code?: unknown })?.code,
         ...(failure instanceof OperationError ? { step: failure.step, entity: failure.entity, column: failure.column } : {}),
       });
+      forgetKeys();
       await finish({ status: cancelled ? 'cancelled' : 'failed', body: cancelled ? {} : { error: publicError } });
     } finally {
       clearInterval(heartbeat);
-      // The plaintext data keys this operation used (its own; a restore's or purge's source) leave memory with it.
-      this.deps.vault.forget(running.id);
-      if (typeof running.body.params?.sourceRequestId === 'string') this.deps.vault.forget(running.body.params.sourceRequestId);
+      forgetKeys();
     }
   }
 
