@@ -82,7 +82,8 @@ describe('privacy-engine CLI: help and usage', () => {
   it('every command has help naming its arguments and options', () => {
     const program = buildProgram();
     const names = program.commands.map((c) => c.name());
-    expect(names).toEqual(['check', 'plan', 'export', 'anonymize', 'delete', 'status', 'list', 'restore', 'worker', 'import']);
+    expect(names).toEqual(['check', 'plan', 'export', 'anonymize', 'delete', 'status', 'list', 'restore', 'cancel', 'sweep', 'audit', 'worker', 'import']);
+    expect(program.commands.find((c) => c.name() === 'audit')!.commands.map((c) => c.name())).toEqual(['verify', 'export']);
     for (const command of program.commands) {
       const help = command.helpInformation();
       expect(help, command.name()).toContain(`Usage: privacy-engine ${command.name()}`);
@@ -238,6 +239,33 @@ describeEachDatabase('privacy-engine CLI end to end', (db) => {
     const [contact] = await ds.query(`SELECT * FROM ${ds.driver.escape('crm_contact')} WHERE ${ds.driver.escape('id')} = ${ids[3]}`);
     expect(contact.email).toBe('tokcli0004@mail.example');
     expect(contact.deletedAt).toBeNull();
+  });
+
+  it('cancel ends a queued request; sweep runs; audit verify finds the tenant trail intact and audit export writes it as CSV', async () => {
+    const subject = (await seedContact(ds, 'org-a', 'tokcli0006')).contact.id;
+    const submitted = await cli(['delete', String(subject), '--no-wait'], dir, env);
+    const id = /^Request (\S+) queued/m.exec(submitted.stdout)?.[1];
+    expect(id).toBeTruthy();
+    const cancelled = await cli(['cancel', id!], dir, env);
+    expect(cancelled.code).toBe(0);
+    expect(cancelled.stdout).toContain(`Request ${id}: cancelled`);
+    expect(await statusOf(id!)).toBe('cancelled');
+    expect((await cli(['cancel', id!], dir, env)).code).toBe(1); // already finished: a refusal, not a usage error
+
+    const sweep = await cli(['sweep'], dir, env);
+    expect(sweep.code).toBe(0);
+    expect(sweep.stdout).toMatch(/^Deleted \d+ expired archive\(s\); queued \d+ purge\(s\)\./m);
+
+    const verified = await cli(['audit', 'verify', '--tenant', 'org-a'], dir, env);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/^Audit trail OK: \d+ entries checked\./m);
+    const file = path.join(dir, 'audit.csv');
+    const exported = await cli(['audit', 'export', '--tenant', 'org-a', '--format', 'csv', '--output', file], dir, env);
+    expect(exported.code).toBe(0);
+    const csv = await readFile(file, 'utf8');
+    expect(csv).toContain(id!);
+    expect(csv).not.toContain('tokcli0006');
+    expect((await cli(['audit', 'export', '--from', 'yesterday'], dir, env)).code).toBe(2);
   });
 
   it('import validates every row first: one bad row and nothing is submitted; a clean file submits them all', async () => {

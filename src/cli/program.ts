@@ -26,6 +26,12 @@ function positiveInt(value: string): number {
   return Number(value);
 }
 
+function isoDate(value: string): Date {
+  const date = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) throw new InvalidArgumentError('must be an ISO date, e.g. 2026-01-31');
+  return date;
+}
+
 /** Loads the configuration, runs the command with an engine, and always releases the engine and its DataSource. */
 async function withEngine<T>(command: Command, mode: 'worker' | 'client' | 'none', fn: (engine: PrivacyEngine, config: PrivacyConfig) => Promise<T>): Promise<T> {
   const config = await peekConfig(command);
@@ -346,6 +352,59 @@ export function buildProgram(): Command {
     .option('--no-wait', 'submit and return at once, printing the request id')
     .action(async (id: string, options: { category?: string[]; wait: boolean }, command: Command) => {
       process.exitCode = await submitCommand(command, (engine, config) => engine.restore({ requestId: id, actor: actorOf(command, config), ...(options.category ? { categories: options.category } : {}) }), options);
+    });
+
+  program
+    .command('cancel')
+    .description('Cancel a queued or running request: a queued one ends at once, a running one stops before its next batch (what it did stays, and can be restored).')
+    .argument('<id>', 'the request to cancel')
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { json?: boolean }, command: Command) => {
+      await withEngine(command, 'client', async (engine, config) => {
+        const request = await engine.cancel({ requestId: id, actor: actorOf(command, config) });
+        out(options.json ? JSON.stringify(request, null, 2) : `Request ${request.id}: ${request.status}${request.status === 'cancelled' ? '' : ' (its worker stops before its next batch)'}`);
+      });
+    });
+
+  program
+    .command('sweep')
+    .description('Delete export archives past their expiry and queue a purge of every erasure whose recovery window has ended. Run it from a scheduler.')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      await withEngine(command, 'client', async (engine) => {
+        const { archivesDeleted, purgesQueued } = await engine.sweep();
+        if (options.json) out(JSON.stringify({ archivesDeleted, purgesQueued: purgesQueued.map((r) => r.id) }, null, 2));
+        else out(`Deleted ${archivesDeleted} expired archive(s); queued ${purgesQueued.length} purge(s).${purgesQueued.length ? `\n${requestRows(purgesQueued)}` : ''}`);
+      });
+    });
+
+  const audit = program.command('audit').description('The hash-chained audit trail.');
+  audit
+    .command('verify')
+    .description('Check the audit trail\'s hash chain; exits 1 naming every edited, deleted, reordered or inserted entry.')
+    .option('--tenant <id>', 'the tenant whose trail to check (default: the trail of hosts without tenants)')
+    .option('--json', 'print JSON')
+    .action(async (options: { tenant?: string; json?: boolean }, command: Command) => {
+      process.exitCode = await withEngine(command, 'client', async (engine) => {
+        const result = await engine.audit.verify(options.tenant === undefined ? {} : { tenantId: options.tenant });
+        if (options.json) out(JSON.stringify(result, null, 2));
+        else out(result.ok ? `Audit trail OK: ${result.checked} entries checked.` : `Audit trail BROKEN (${result.problems.length} problem(s), ${result.checked} entries checked):\n${result.problems.map((p) => `  ${p.kind} at #${p.seq}: ${p.message}`).join('\n')}`);
+        return result.ok ? 0 : EXIT_FAILED;
+      });
+    });
+  audit
+    .command('export')
+    .description('Write the audit trail (JSON or CSV) to a file or to standard output, for regulatory review.')
+    .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv']).default('json'))
+    .option('--from <date>', 'entries at or after this ISO date', isoDate)
+    .option('--to <date>', 'entries before this ISO date', isoDate)
+    .option('--tenant <id>', 'the tenant whose trail to export')
+    .option('--output <file>', 'write to this file instead of standard output')
+    .action(async (options: { format: 'json' | 'csv'; from?: Date; to?: Date; tenant?: string; output?: string }, command: Command) => {
+      await withEngine(command, 'client', async (engine) => {
+        const stream = engine.audit.export({ format: options.format, ...(options.from ? { from: options.from } : {}), ...(options.to ? { to: options.to } : {}), ...(options.tenant === undefined ? {} : { tenantId: options.tenant }) });
+        await pipeline(stream, options.output ? createWriteStream(options.output) : process.stdout);
+      });
     });
 
   program
