@@ -206,7 +206,7 @@ describeEachDatabase('privacy-engine CLI end to end', (db) => {
     expect(run.stdout).toMatch(/Request \S+ completed/);
   });
 
-  it(`delete --no-wait queues; status and list show it; worker runs it and stops gracefully on ${db.kind === 'sqlite' ? 'SIGINT' : 'SIGTERM'}; restore undoes it`, async () => {
+  it(`delete --no-wait queues; status and list show it; worker runs it and stops after its current batch on ${db.kind === 'sqlite' ? 'SIGINT' : 'SIGTERM'}, the next worker finishes it; restore undoes it`, async () => {
     const submitted = await cli(['delete', String(ids[3]), '--no-wait'], dir, env);
     expect(submitted.code).toBe(0);
     const id = /^Request (\S+) queued/m.exec(submitted.stdout)?.[1];
@@ -229,9 +229,17 @@ describeEachDatabase('privacy-engine CLI end to end', (db) => {
     worker.child.kill(signal);
     const stopped = await worker;
     expect(stopped.code).toBe(0);
-    expect(await statusOf(id!)).toBe('completed');
-    expect(stopped.stdout).toContain(`${signal} received: waiting for running requests to finish`);
+    expect(stopped.stdout).toContain(`${signal} received: finishing the current batch`);
     expect(stopped.stdout).toMatch(/Worker stopped\s*$/);
+    if ((await statusOf(id!)) !== 'completed') {
+      // Handed back after its current batch, lease released: the next worker resumes it from its checkpoint.
+      expect(await statusOf(id!)).toBe('running');
+      const second = cli(['worker'], dir, env);
+      await until('the request to complete', async () => ((await statusOf(id!)) === 'completed' ? true : undefined), 60_000);
+      second.child.kill('SIGTERM');
+      expect((await second).code).toBe(0);
+    }
+    expect(await statusOf(id!)).toBe('completed');
 
     const restored = await cli(['restore', id!], dir, env);
     expect(restored.code).toBe(0);

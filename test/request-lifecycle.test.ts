@@ -58,6 +58,14 @@ class Note {
   @ManyToOne(() => Person, { nullable: false }) person!: Person;
 }
 
+async function until(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 const idleQueue: QueuePort = { name: 'idle', start: async () => undefined, enqueue: async () => undefined, drain: async () => undefined, close: async () => undefined };
 
 describeEachDatabase('request lifecycle: leases, cancel, retries of transient failures', (db) => {
@@ -152,6 +160,32 @@ describeEachDatabase('request lifecycle: leases, cancel, retries of transient fa
     expect(await dumpTables(ds)).toEqual(before);
     await expect(engine.cancel({ requestId: request.id, actor: admin })).rejects.toBeInstanceOf(ConflictError);
     await expect(engine.cancel({ requestId: restore.id, actor: admin })).rejects.toMatchObject({ code: 'CONFLICT', details: { status: 'completed' } });
+  });
+
+  it('stop({ interrupt: true }) ends a running erasure after its current batch and hands it back; the next engine resumes it, each row once', async () => {
+    const p = await person(40);
+    const worker = newEngine();
+    await worker.start();
+    let stopping: Promise<void> | undefined;
+    redaction.onCall = (calls) => {
+      if (calls === 5) stopping = worker.stop({ interrupt: true });
+    };
+    const request = await worker.anonymize({ subjectId: p.id, actor: admin });
+    await until(() => stopping !== undefined);
+    await stopping;
+    redaction.onCall = undefined;
+    const handedBack = await engine.getRequest(request.id);
+    expect(handedBack.status).toBe('running');
+    expect(handedBack.progress.done).toBeGreaterThan(0);
+    expect(handedBack.progress.done).toBeLessThan(41);
+    const [row] = await ds.query(`SELECT ${ds.driver.escape('lease_owner')} AS owner FROM ${ds.driver.escape('privacy_requests')} WHERE ${ds.driver.escape('id')} = ${db.kind === 'postgres' ? '$1' : '?'}`, [request.id]);
+    expect(row.owner).toBeNull(); // handed back at once: no waiting for the lease to expire
+
+    const next = newEngine();
+    await next.start(); // offers unfinished requests to its queue
+    expect((await next.waitForRequest(request.id, { timeoutMs: 60_000 })).status).toBe('completed');
+    expect(redaction.calls).toBe(40); // no batch ran twice
+    expect(await ds.getRepository(Note).count({ where: { person: { id: p.id }, body: '[gone]' } })).toBe(40);
   });
 
   it('a queued request is cancelled at once, and never runs', async () => {

@@ -227,20 +227,22 @@ function reportImport(json: boolean | undefined, total: number, submitted: Array
 }
 
 async function workerCommand(command: Command): Promise<number> {
-  return withEngine(command, 'worker', async () => {
+  return withEngine(command, 'worker', async (engine) => {
     out(`Worker started (pid ${process.pid}); stop with SIGTERM or Ctrl-C`);
     const keepAlive = setInterval(() => undefined, 1 << 30);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
       process.once('SIGINT', () => resolve('SIGINT'));
     });
-    out(`${signal} received: waiting for running requests to finish`);
+    out(`${signal} received: finishing the current batch`);
     // A second signal means "now": leave without waiting.
     const force = () => process.exit(130);
     process.once('SIGTERM', force);
     process.once('SIGINT', force);
     clearInterval(keepAlive);
-    return 0; // withEngine stops the engine: the queue finishes what runs, then closes
+    // Running requests stop after their current batch and hand their lease back: the next worker resumes them.
+    await engine.stop({ interrupt: true });
+    return 0;
   }).then((code) => {
     out('Worker stopped');
     return code;
@@ -409,7 +411,7 @@ export function buildProgram(): Command {
 
   program
     .command('worker')
-    .description('Run the queue workers until SIGTERM or SIGINT; then stop taking work, let running requests finish, and exit 0. With the in-process queue it runs the requests queued when it starts.')
+    .description('Run the queue workers until SIGTERM or SIGINT; then stop taking work, end each running request after its current batch (the next worker resumes it from there), and exit 0. With the in-process queue it runs the requests queued when it starts.')
     .action(async (_options: unknown, command: Command) => {
       process.exitCode = await workerCommand(command);
     });

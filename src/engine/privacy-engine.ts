@@ -220,9 +220,15 @@ export class PrivacyEngine {
     this.sweeper.unref();
   }
 
-  /** Waits for running requests to finish their current work and releases the queue and storage. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking work, waits for running requests and releases the queue and storage. By default running requests
+   * finish; with `interrupt: true` each stops after its current batch and hands its lease back (still running, its
+   * checkpoint committed), to be resumed by another worker or by this engine's next start().
+   */
+  async stop(options: { interrupt?: boolean } = {}): Promise<void> {
+    const { interrupt } = parseInput(z.object({ interrupt: z.boolean().default(false) }), options, 'stop options');
     clearInterval(this.sweeper);
+    if (interrupt) this.runner?.interrupt();
     this.runner?.close();
     await this.queue.close();
     await this.storage.close?.();

@@ -68,7 +68,12 @@ interface Claim {
 }
 
 /** Runs queued requests: claims each, dispatches it to its operation, and records how it ended. */
+/** Thrown between batches once the worker was asked to stop after its current batch. */
+class Interrupted extends Error {}
+
 export class RequestRunner {
+  private interrupting = false;
+
   constructor(private readonly deps: RequestRunnerDeps) {}
 
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -122,6 +127,12 @@ export class RequestRunner {
       // The work is done: a cancel that came after its last batch is too late, and the request completes.
       await finish({ status: 'completed', body: { outcome } });
     } catch (error) {
+      if (error instanceof Interrupted || (error instanceof OperationError && error.cause instanceof Interrupted)) {
+        // The worker is stopping: the lease goes back at once, so the request is resumed without waiting for it to expire.
+        await store.update(running.id, { releaseLease: true }, now(), ['running', 'cancelled'], undefined, claim.owner);
+        logger.info('request handed back by a stopping worker', { requestId: running.id });
+        return;
+      }
       if (error instanceof LeaseLostError) {
         // Another worker owns the request now and resumes from the last committed checkpoint; this one writes nothing.
         logger.info('request taken over by another worker', { requestId: running.id });
@@ -217,6 +228,14 @@ export class RequestRunner {
   close(): void {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+  }
+
+  /**
+   * Running requests stop after their current batch and hand their lease back (the request stays running, its
+   * checkpoint committed), so another worker, or this one's next start, resumes them at once.
+   */
+  interrupt(): void {
+    this.interrupting = true;
   }
 
   /** Another worker holds the request under a live lease: offer it again once that lease could have expired. */
@@ -349,6 +368,7 @@ export class RequestRunner {
   /** Reads the request's status between batches (one primary-key read each); throws once it was cancelled or taken over. */
   private cancellationCheck(requestId: string, claim: Claim): () => Promise<void> {
     return async () => {
+      if (this.interrupting) throw new Interrupted();
       if (claim.lost) throw new LeaseLostError(requestId);
       const latest = await this.deps.store.get(requestId);
       if (latest?.leaseOwner !== claim.owner) throw new LeaseLostError(requestId);
