@@ -6,8 +6,8 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    // The admin dashboard's script runs in the browser as is (no bundler): browser globals only.
-    files: ['src/http/dashboard/**/*.js'],
+    // Browser scripts served as is (no bundler): the admin dashboard's and the example CRM's. Browser globals only.
+    files: ['src/http/dashboard/**/*.js', 'examples/**/public/**/*.js'],
     languageOptions: {
       sourceType: 'script',
       globals: Object.fromEntries(

@@ -21,12 +21,14 @@
 
   const state = {
     csrf: '',
+    session: null,
     actor: null,
     requests: [],
     nextCursor: undefined,
     shown: PAGE_SIZE,
     rows: new Map(), // request id -> { tr, details, signature }
     expanded: new Set(), // request ids whose details row is open
+    restored: new Map(), // erasure request id -> the completed restore that undid it
     timer: undefined,
     loading: false,
   };
@@ -78,6 +80,7 @@
 
   async function loadSession() {
     const session = await api('session');
+    state.session = session;
     state.actor = session.actor;
     state.csrf = session.csrfToken;
     return session;
@@ -176,14 +179,26 @@
       `This will delete ${name} and all related personal records: they disappear from the application at once, records kept by law are retained. It can be restored until the recovery window ends. Continue?`,
     restore: (name, r) =>
       `This will restore the personal data of ${name} that this ${TYPE_LABELS[r.type].toLowerCase()} request erased, exactly as it was. Continue?`,
-    purge: (name) =>
-      `This will permanently destroy the recovery data of ${name}: hidden records are removed for good and the erasure can no longer be restored. This cannot be undone. Continue?`,
+    purge: (name, r) => {
+      const receipt = receiptOf(r);
+      const early = receipt && receipt.recoveryDeadline && Date.parse(receipt.recoveryDeadline) > Date.now();
+      return `This will permanently destroy the recovery data of ${name}: hidden records are removed for good and the erasure can no longer be restored.${early ? ` The recovery window is still open until ${fmtDateTime(receipt.recoveryDeadline)}: purging now ends it early.` : ''} This cannot be undone. Continue?`;
+    },
     cancel: (name, r) =>
       `This will cancel the ${TYPE_LABELS[r.type].toLowerCase()} request for ${name}. What was already processed stays as it is${r.type === 'anonymize' || r.type === 'delete' ? ' and can be restored' : ''}. Continue?`,
     retry: (name, r) => `This will run the failed ${TYPE_LABELS[r.type].toLowerCase()} request for ${name} again from its last checkpoint. Continue?`,
   };
 
   // ---- Actions ----------------------------------------------------------------------------------------------
+
+  // Erasures a completed whole restore (in the rows loaded) has undone: restoring them again would be refused.
+  function restoredIds() {
+    const ids = new Map();
+    for (const x of state.requests) {
+      if (x.type === 'restore' && x.status === 'completed' && x.outcome && x.outcome.sourceRequestId && !x.outcome.partial) ids.set(x.outcome.sourceRequestId, x);
+    }
+    return ids;
+  }
 
   function actionsFor(r) {
     const actions = [];
@@ -193,8 +208,9 @@
     if (r.status === 'completed' && artifact && (artifact.status === 'ready' || artifact.status === 'downloaded')) actions.push('download');
     const receipt = receiptOf(r);
     if (r.status === 'completed' && (r.type === 'anonymize' || r.type === 'delete')) {
-      if (!receipt || !receipt.recoveryDeadline || Date.parse(receipt.recoveryDeadline) > Date.now()) actions.push('restore');
-      actions.push('purge');
+      const restored = state.restored.has(r.id);
+      if (!restored && (!receipt || !receipt.recoveryDeadline || Date.parse(receipt.recoveryDeadline) > Date.now())) actions.push('restore');
+      if (!restored) actions.push('purge');
     }
     return actions;
   }
@@ -208,7 +224,10 @@
     if (!ok) return;
     const id = encodeURIComponent(r.id);
     try {
-      const body = action === 'purge' ? { force: false } : {};
+      // Inside the recovery window a purge needs force: the admin has just confirmed ending the window early.
+      const receipt = receiptOf(r);
+      const early = Boolean(receipt && receipt.recoveryDeadline && Date.parse(receipt.recoveryDeadline) > Date.now());
+      const body = action === 'purge' ? { force: early } : {};
       const result = await api(`requests/${id}/${action}`, { method: 'POST', body });
       const verb = { cancel: 'Cancelled', retry: 'Retrying', restore: 'Restore requested for', purge: 'Purge requested for' }[action];
       notify(action === 'cancel' || action === 'retry' ? `${verb} the ${r.type} request for ${name}.` : `${verb} ${name}. Status: ${STATUS_LABELS[result.request.status].toLowerCase()}.`, 'success');
@@ -280,6 +299,8 @@
       cell.append(h('span', { className: 'flag', text: `${r.review.length} ${r.review.length === 1 ? 'item' : 'items'} flagged for review` }));
     }
     if (r.warnings && r.warnings.length) cell.append(h('span', { className: 'warning-text', text: r.warnings.map((w) => WARNINGS[w] || w).join('. ') }));
+    const restore = state.restored.get(r.id);
+    if (restore) cell.append(h('span', { className: 'muted small', text: `Restored ${fmtDateTime(restore.finishedAt)}` }));
     return cell;
   }
 
@@ -441,7 +462,7 @@
   function renderRow(row, r, force) {
     const expanded = state.expanded.has(r.id);
     // Re-rendered only when something shown changed (ETA and overdue move with the clock).
-    const signature = JSON.stringify([r, expanded, isOverdue(r), r.eta ? fmtEta(r.eta) : '']);
+    const signature = JSON.stringify([r, expanded, isOverdue(r), r.eta ? fmtEta(r.eta) : '', state.restored.has(r.id)]);
     if (!force && row.signature === signature) return;
     row.signature = signature;
     const focused = row.tr.contains(document.activeElement) ? document.activeElement.getAttribute('data-action') : null;
@@ -450,7 +471,7 @@
       h('th', { scope: 'row', className: 'subject' }, h('span', { className: 'subject-name', text: subjectLabel(r) }), r.subjectName ? h('span', { className: 'muted small', text: `#${r.subject.id}` }) : null),
       h('td', { text: TYPE_LABELS[r.type] || r.type }),
       h('td', { className: 'requested-by', text: r.requestedBy }),
-      h('td', {}, h('time', { datetime: r.createdAt, text: fmtDateTime(r.createdAt) })),
+      h('td', { className: 'created' }, h('time', { datetime: r.createdAt, text: fmtDateTime(r.createdAt) })),
       dueCell(r),
       statusCell(r),
       progressCell(r),
@@ -467,6 +488,7 @@
   function render() {
     const tbody = $('request-rows');
     const seen = new Set();
+    state.restored = restoredIds();
     for (const r of state.requests) {
       seen.add(r.id);
       let row = state.rows.get(r.id);
@@ -563,11 +585,12 @@
       $('load-error-message').textContent = error.message;
       return showOnly('load-error');
     }
-    const roles = (state.actor && state.actor.roles) || [];
+    // `admin` is the router's isAdmin() verdict (a host may define admins its own way); roles are the fallback.
     const who = $('whoami');
     who.textContent = `Signed in as ${state.actor.id}${state.actor.tenantId ? ` · organization ${state.actor.tenantId}` : ''}`;
     who.hidden = false;
-    if (!roles.includes('admin')) return showOnly('admins-only');
+    const admin = typeof state.session.admin === 'boolean' ? state.session.admin : ((state.actor && state.actor.roles) || []).includes('admin');
+    if (!admin) return showOnly('admins-only');
     showOnly('app');
     await refresh();
   }
