@@ -31,6 +31,7 @@
     restored: new Map(), // erasure request id -> the completed restore that undid it
     timer: undefined,
     loading: false,
+    again: false,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -534,8 +535,13 @@
   // Reloads every row shown so far (one page of up to 1000), then schedules the next refresh.
   async function refresh() {
     clearTimeout(state.timer);
-    if (state.loading) return;
+    // A refresh asked for during a load (after an action, say) runs once that load ends: its data may predate the action.
+    if (state.loading) {
+      state.again = true;
+      return;
+    }
     state.loading = true;
+    state.again = false;
     try {
       const page = await api(`requests?${filterQuery(Math.min(1000, state.shown))}`);
       state.requests = page.requests;
@@ -547,6 +553,7 @@
     } finally {
       state.loading = false;
     }
+    if (state.again) return refresh();
     const active = state.requests.some(isOpen);
     state.timer = setTimeout(refresh, active ? POLL_ACTIVE_MS : POLL_IDLE_MS);
   }
