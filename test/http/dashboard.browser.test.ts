@@ -222,7 +222,13 @@ if (!existsSync(CHROMIUM)) {
       await page.goto(`${base}/privacy/dashboard`);
       await rowOf(page, 'delete', 'Liam Byrne (deleted)').waitFor();
       // Keyboard: a skip link first, then the form's first field, each with a visible focus ring.
-      const focused = () => page.evaluate(() => ({ text: document.activeElement?.textContent, id: document.activeElement?.id, outline: getComputedStyle(document.activeElement!).outlineStyle }));
+      // The callback runs in the page (the DOM types are not in this project's lib).
+      const focused = () =>
+        page.evaluate(() => {
+          const { document, getComputedStyle } = globalThis as any;
+          const el = document.activeElement;
+          return { text: el?.textContent, id: el?.id, outline: getComputedStyle(el).outlineStyle };
+        });
       await page.keyboard.press('Tab');
       expect(await focused()).toMatchObject({ text: 'Skip to the requests', outline: 'solid' });
       await page.keyboard.press('Tab');

@@ -17,7 +17,7 @@ import { createTestLogger } from '../support/test-logger.js';
 type Agent = ReturnType<typeof request.agent>;
 
 /** Collects a binary response body (supertest buffers only text by default). */
-const binary = (res: NodeJS.ReadableStream, callback: (error: Error | null, body: Buffer) => void) => {
+const binary = (res: any, callback: (error: Error | null, body: Buffer) => void) => {
   const chunks: Buffer[] = [];
   res.on('data', (c: Buffer) => chunks.push(c));
   res.on('end', () => callback(null, Buffer.concat(chunks)));
