@@ -217,7 +217,7 @@ if (!existsSync(CHROMIUM)) {
         await crm.engine.waitForRequest((await crm.engine.export({ subjectId: contact.id, actor: { id: 'alice.martin', roles: ['admin'], tenantId: 'northwind' } })).id);
       }
       const liam = await contactByEmail('liam.byrne@kestrel-analytics.ie');
-      await crm.engine.waitForRequest((await crm.engine.delete({ subjectId: liam.id, actor: { id: 'alice.martin', roles: ['admin'], tenantId: 'northwind' } })).id);
+      const deletion = await crm.engine.waitForRequest((await crm.engine.delete({ subjectId: liam.id, actor: { id: 'alice.martin', roles: ['admin'], tenantId: 'northwind' } })).id);
 
       await page.goto(`${base}/privacy/dashboard`);
       await rowOf(page, 'delete', 'Liam Byrne (deleted)').waitFor();
@@ -237,6 +237,20 @@ if (!existsSync(CHROMIUM)) {
       const types = async () => page.locator('#request-rows tr[data-type]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type')));
       expect(new Set(await types())).toEqual(new Set(['export', 'anonymize', 'restore', 'delete']));
 
+      // Purge inside the recovery window: the confirmation says it ends the window early, then Liam's hidden rows go for good.
+      expect(await crm.dataSource.getRepository(Activity).count({ where: { contact: { id: liam.id } }, withDeleted: true })).toBeGreaterThan(0);
+      // Rows by id: once purged, the contact's name is gone from the database, and from the table.
+      const deleteRow = page.locator(`#request-rows tr[data-request-id="${deletion.id}"]`);
+      await deleteRow.getByRole('button', { name: /^Purge/ }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      expect(await dialog.locator('#confirm-message').textContent()).toMatch(/^This will permanently destroy the recovery data of Liam Byrne \(deleted\): .* The recovery window is still open until .*: purging now ends it early\. This cannot be undone\. Continue\?$/);
+      await dialog.getByRole('button', { name: 'Purge' }).click();
+      await expect.poll(() => page.locator('#request-rows tr[data-type="purge"] .badge').first().textContent(), { timeout: 30_000 }).toBe('Completed');
+      await expect.poll(() => deleteRow.locator('.status').textContent()).toContain('Purged');
+      expect(await deleteRow.getByRole('button', { name: /^(Restore|Purge)/ }).count()).toBe(0);
+      expect(await crm.dataSource.getRepository(Activity).count({ where: { contact: { id: liam.id } }, withDeleted: true })).toBe(0);
+
       await page.getByLabel('Type').selectOption('export');
       await expect.poll(async () => [...new Set(await types())]).toEqual(['export']);
       expect(await page.locator('#request-rows tr[data-type]').count()).toBe(3);
@@ -244,7 +258,7 @@ if (!existsSync(CHROMIUM)) {
       await page.getByLabel('Status').selectOption('failed');
       await page.locator('#empty').waitFor({ state: 'visible' });
       await page.getByLabel('Status').selectOption('');
-      await expect.poll(async () => (await types()).length).toBe(6);
+      await expect.poll(async () => (await types()).length).toBe(7);
 
       // The screenshot: the anonymize receipt open, at a laptop's 1366×768.
       const anonymizeRow = page.locator('#request-rows tr[data-type="anonymize"]').first();

@@ -28,7 +28,7 @@
     shown: PAGE_SIZE,
     rows: new Map(), // request id -> { tr, details, signature }
     expanded: new Set(), // request ids whose details row is open
-    restored: new Map(), // erasure request id -> the completed restore that undid it
+    closed: new Map(), // erasure request id -> the completed restore or purge that closed it
     timer: undefined,
     loading: false,
     again: false,
@@ -95,6 +95,8 @@
 
   const fmtDateTime = (iso) => (iso ? dateTime.format(new Date(iso)) : '');
   const fmtDate = (iso) => (iso ? dateOnly.format(new Date(iso)) : '');
+  // Today's times without the date: the table stays narrow.
+  const fmtShort = (iso) => (iso && new Date(iso).toDateString() === new Date().toDateString() ? `today ${timeOnly.format(new Date(iso))}` : fmtDateTime(iso));
 
   function fmtEta(iso) {
     const ms = Date.parse(iso) - Date.now();
@@ -192,11 +194,12 @@
 
   // ---- Actions ----------------------------------------------------------------------------------------------
 
-  // Erasures a completed whole restore (in the rows loaded) has undone: restoring them again would be refused.
-  function restoredIds() {
+  // Erasures a completed whole restore or a purge (in the rows loaded) has closed: acting on them again would be refused.
+  function closedErasures() {
     const ids = new Map();
     for (const x of state.requests) {
-      if (x.type === 'restore' && x.status === 'completed' && x.outcome && x.outcome.sourceRequestId && !x.outcome.partial) ids.set(x.outcome.sourceRequestId, x);
+      if (x.status !== 'completed' || !x.outcome || !x.outcome.sourceRequestId) continue;
+      if ((x.type === 'restore' && !x.outcome.partial) || x.type === 'purge') ids.set(x.outcome.sourceRequestId, x);
     }
     return ids;
   }
@@ -209,9 +212,9 @@
     if (r.status === 'completed' && artifact && (artifact.status === 'ready' || artifact.status === 'downloaded')) actions.push('download');
     const receipt = receiptOf(r);
     if (r.status === 'completed' && (r.type === 'anonymize' || r.type === 'delete')) {
-      const restored = state.restored.has(r.id);
-      if (!restored && (!receipt || !receipt.recoveryDeadline || Date.parse(receipt.recoveryDeadline) > Date.now())) actions.push('restore');
-      if (!restored) actions.push('purge');
+      const closed = state.closed.has(r.id);
+      if (!closed && (!receipt || !receipt.recoveryDeadline || Date.parse(receipt.recoveryDeadline) > Date.now())) actions.push('restore');
+      if (!closed) actions.push('purge');
     }
     return actions;
   }
@@ -221,7 +224,8 @@
   async function runAction(action, r) {
     const name = subjectLabel(r);
     if (action === 'download') return download(r);
-    const ok = await confirmAction(`${ACTION_LABELS[action]} ${TYPE_LABELS[r.type].toLowerCase()} request`, MESSAGES[action](name, r), ACTION_LABELS[action], action === 'purge' || action === 'cancel');
+    const confirmLabel = action === 'cancel' ? 'Cancel request' : ACTION_LABELS[action];
+    const ok = await confirmAction(`${ACTION_LABELS[action]} ${TYPE_LABELS[r.type].toLowerCase()} request`, MESSAGES[action](name, r), confirmLabel, action === 'purge' || action === 'cancel');
     if (!ok) return;
     const id = encodeURIComponent(r.id);
     try {
@@ -300,8 +304,8 @@
       cell.append(h('span', { className: 'flag', text: `${r.review.length} ${r.review.length === 1 ? 'item' : 'items'} flagged for review` }));
     }
     if (r.warnings && r.warnings.length) cell.append(h('span', { className: 'warning-text', text: r.warnings.map((w) => WARNINGS[w] || w).join('. ') }));
-    const restore = state.restored.get(r.id);
-    if (restore) cell.append(h('span', { className: 'muted small', text: `Restored ${fmtDateTime(restore.finishedAt)}` }));
+    const closedBy = state.closed.get(r.id);
+    if (closedBy) cell.append(h('span', { className: 'muted small', text: `${closedBy.type === 'purge' ? 'Purged' : 'Restored'} ${fmtShort(closedBy.finishedAt)}` }));
     return cell;
   }
 
@@ -318,7 +322,7 @@
     } else if (r.status === 'queued') {
       cell.append(h('span', { className: 'muted small', text: 'Waiting to start' }));
     } else if (r.finishedAt) {
-      cell.append(h('span', { className: 'muted small', text: `Finished ${fmtDateTime(r.finishedAt)}` }));
+      cell.append(h('span', { className: 'muted small', text: `Finished ${fmtShort(r.finishedAt)}` }));
     }
     return cell;
   }
@@ -463,7 +467,7 @@
   function renderRow(row, r, force) {
     const expanded = state.expanded.has(r.id);
     // Re-rendered only when something shown changed (ETA and overdue move with the clock).
-    const signature = JSON.stringify([r, expanded, isOverdue(r), r.eta ? fmtEta(r.eta) : '', state.restored.has(r.id)]);
+    const signature = JSON.stringify([r, expanded, isOverdue(r), r.eta ? fmtEta(r.eta) : '', state.closed.has(r.id)]);
     if (!force && row.signature === signature) return;
     row.signature = signature;
     const focused = row.tr.contains(document.activeElement) ? document.activeElement.getAttribute('data-action') : null;
@@ -489,7 +493,7 @@
   function render() {
     const tbody = $('request-rows');
     const seen = new Set();
-    state.restored = restoredIds();
+    state.closed = closedErasures();
     for (const r of state.requests) {
       seen.add(r.id);
       let row = state.rows.get(r.id);
