@@ -8,6 +8,7 @@ export default defineConfig({
     'testing/index': 'src/testing/index.ts',
     'http/express': 'src/http/express.ts',
     'http/dashboard': 'src/http/dashboard.ts',
+    'http/index': 'src/http/index.ts',
     'adapters/local-storage': 'src/adapters/local-storage.ts',
     'adapters/s3': 'src/adapters/s3.ts',
     'adapters/in-process-queue': 'src/adapters/in-process-queue.ts',
