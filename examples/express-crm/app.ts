@@ -100,8 +100,8 @@ export async function createCrmApp(options: CrmOptions = {}): Promise<Crm> {
       describeSubject: async (subject) => {
         const row = await contacts.findOne({ where: { id: Number(subject.id), organizationId: subject.tenantId ?? undefined }, withDeleted: true });
         if (!row) return undefined;
-        // After an anonymize the row holds pseudonyms: say so rather than show them as a name.
-        if (row.email.endsWith('@redacted.invalid')) return { name: `Contact #${row.id} (anonymized)` };
+        // After an anonymize (or a purge of a deleted contact) the row holds pseudonyms: say so rather than show them as a name.
+        if (row.email.endsWith('@redacted.invalid')) return { name: `Contact #${row.id} (${row.deletedAt ? 'erased' : 'anonymized'})` };
         return { name: `${row.firstName} ${row.lastName}${row.deletedAt ? ' (deleted)' : ''}` };
       },
     }),
