@@ -40,8 +40,12 @@ export function rawRequest(
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const url = new URL(baseUrl);
+    const headers = { ...input.headers };
+    // Node frames a GET's (or DELETE's...) body only when told to; unframed bytes would read as a second, broken request.
+    const hasLength = Object.keys(headers).some((name) => name.toLowerCase() === 'content-length');
+    if (input.chunks?.length && !hasLength) headers['Transfer-Encoding'] = 'chunked';
     const req = httpRequest(
-      { host: url.hostname, port: url.port, method: input.method, path: input.path, headers: input.headers ?? {}, agent: false },
+      { host: url.hostname, port: url.port, method: input.method, path: input.path, headers, agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
