@@ -43,6 +43,27 @@ export interface RetentionRule<T = any> {
   basis: string;
   /** The date until which a given row must be kept. */
   until?: (row: T) => Date;
+  /**
+   * Keep only these fields under the basis (property paths or column names): erasure redacts the entity's other
+   * @Redact fields and keeps the rows. Without it the whole row is kept as it is.
+   */
+  fields?: string[];
+}
+
+/** A value a soft-delete column holds: a flag, a status code or text. */
+export type SoftDeleteValue = boolean | number | string;
+
+/**
+ * A column the host already hides rows with, when it is not a TypeORM @DeleteDateColumn: a plain `deletedAt`
+ * timestamp, or a flag such as `isDeleted`. Erasure hides a row by setting it, restore unsets it, purge removes the row.
+ */
+export interface SoftDeleteOptions {
+  /** Property path or column name. */
+  column: string;
+  /** What hides a row: 'now' (default: the time of the erasure, for a timestamp column) or a fixed value (`true`). */
+  value?: 'now' | SoftDeleteValue;
+  /** What a visible row holds: null by default, `false` by default when `value` is `true`. */
+  live?: SoftDeleteValue | null;
 }
 
 export interface DataSubjectOptions<T = any> {
@@ -54,6 +75,8 @@ export interface DataSubjectOptions<T = any> {
   onErase?: 'anonymize' | 'delete';
   /** The subject's own columns left out of exports (a password hash, an API token); erasure still redacts them when they carry @Redact. */
   exclude?: string[];
+  /** A column that hides the subject's row when it has no @DeleteDateColumn: a column name (a timestamp), or its options. */
+  softDelete?: string | SoftDeleteOptions;
 }
 
 export interface PersonalDataOptions<T = any> {
@@ -66,6 +89,8 @@ export interface PersonalDataOptions<T = any> {
   retention?: RetentionRule<T>;
   /** Properties left out of exports (secrets such as password hashes). */
   exclude?: string[];
+  /** A column that hides rows when the entity has no @DeleteDateColumn: a column name (a timestamp), or its options. */
+  softDelete?: string | SoftDeleteOptions;
   /**
    * Rows reached only through a shared link (one crossing a one-to-many or many-to-many hop: a ticket the person
    * is only CC'd on) may hold other people's data. 'review' (default): erasure keeps them and lists them for

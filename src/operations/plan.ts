@@ -12,6 +12,7 @@ import { anonymizePlan, anonymizeSteps } from './anonymize.js';
 import { deletePlan, deleteSteps } from './delete.js';
 import { type StepAction, childrenFirst, redactedFields } from './erasure-steps.js';
 import { countSharedOnly } from './shared-rows.js';
+import { visibleCondition } from '../db/soft-delete.js';
 
 export const planInputSchema = z.object({
   subjectId: subjectIdSchema,
@@ -128,7 +129,7 @@ async function countVisible(dataSource: DataSource, entity: ResolvedEntity, subj
   const params = new SqlParams(dialectOf(dataSource));
   const where = subjectCondition(dataSource, entity, params, subjectId);
   const rows = await dataSource.query(
-    `SELECT COUNT(*) AS ${q('n')} FROM ${quoteTablePath(dataSource, entity.metadata.tablePath)} pe_t WHERE ${where} AND pe_t.${q(entity.deleteDateColumn!.databaseName)} IS NULL`,
+    `SELECT COUNT(*) AS ${q('n')} FROM ${quoteTablePath(dataSource, entity.metadata.tablePath)} pe_t WHERE ${where} AND ${visibleCondition(dataSource, entity, params, 'pe_t')}`,
     params.values,
   );
   return Number(rows[0].n);
