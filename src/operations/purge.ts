@@ -133,7 +133,7 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
 
 /** DELETE of the given rows that are still hidden; returns how many the database actually removed. */
 async function deleteHidden(runner: QueryRunner, dataSource: DataSource, entity: ResolvedEntity, keys: unknown[][]): Promise<number> {
-  const { q, table, params } = sqlOf(dataSource);
+  const { table, params } = sqlOf(dataSource);
   let removed = 0;
   for (let i = 0; i < keys.length; i += 1000) {
     const p = params();
