@@ -42,8 +42,14 @@ export function childrenFirst(map: ResolvedDataMap): ResolvedEntity[] {
   return [...ordered.filter((e) => !e.isSubject), ...ordered.filter((e) => e.isSubject)];
 }
 
+/** The fields erasure redacts: every @Redact field but those a retained entity keeps under its basis. */
 export function redactedFields(entity: ResolvedEntity) {
-  return entity.fields.filter((f) => f.redaction);
+  return entity.fields.filter((f) => f.redaction && !f.kept);
+}
+
+/** A retained entity that keeps only some fields (`retention.fields`): erasure redacts the rest of its @Redact fields. */
+export function keepsSomeFields(entity: ResolvedEntity): boolean {
+  return entity.onErase === 'retain' && entity.fields.some((f) => f.kept);
 }
 
 /**

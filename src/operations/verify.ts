@@ -32,7 +32,8 @@ export async function verifyErasure(ctx: OperationContext, subjectId: unknown, s
     }
     result.tablesChecked++;
     if (values.length === 0) continue;
-    for (const field of entity.fields.filter((f) => f.facts.kind === 'string' || f.facts.kind === 'text')) {
+    // Fields a retained entity keeps under its basis are kept on purpose: not searched.
+    for (const field of entity.fields.filter((f) => (f.facts.kind === 'string' || f.facts.kind === 'text') && !f.kept)) {
       const rows = await countMatches(ctx, entity, field.column.databaseName, subjectId, values);
       if (rows > 0) result.remaining.push({ entity: entity.name, field: field.name, rows });
     }
