@@ -144,6 +144,23 @@ describeEachDatabase('data map mistakes are MetadataErrors naming entity and fie
     );
   });
 
+  if (db.kind !== 'sqlite') {
+    it('refuses @Redact on a generated column (the database computes it)', async () => {
+      const doubled = db.kind === 'postgres' ? '"n" * 2' : '`n` * 2';
+      @Entity('m15_person') @DataSubject()
+      class Person15 {
+        @PrimaryGeneratedColumn() id!: number;
+        @Column({ type: 'int' }) n!: number;
+        @Column({ type: 'int', nullable: true, generatedType: 'STORED', asExpression: doubled }) @Redact('null') doubled!: number | null;
+      }
+      await expectMetadataError(
+        startWith([Person15], Person15),
+        'Person15.doubled: a generated column cannot be redacted (the database computes it); redact the columns it is computed from',
+        { entity: 'Person15', field: 'doubled' },
+      );
+    });
+  }
+
   it('accepts deep and many-to-many links when they are right', async () => {
     @Entity('m12_person') @DataSubject() class Person12 { @PrimaryGeneratedColumn() id!: number; }
     @Entity('m12_group') @PersonalData({ category: 'groups', link: 'members', onErase: 'retain', retention: { basis: 'Business record' } })
