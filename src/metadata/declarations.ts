@@ -169,10 +169,35 @@ export interface PersonalDataDeclaration {
 export interface DataCategoryProvider {
   /** Yields the subject's records; each record is a flat or nested JSON-able object with an `id`. */
   export(subject: ProviderSubject): AsyncIterable<Record<string, unknown>>;
-  anonymize?(subject: ProviderSubject): Promise<ProviderErasureResult | void>;
-  delete?(subject: ProviderSubject): Promise<ProviderErasureResult | void>;
-  restore?(subject: ProviderSubject): Promise<void>;
-  purge?(subject: ProviderSubject): Promise<void>;
+  /** Erases the subject's records; `context.vault.seal()` keeps the originals in the engine's vault for restore. */
+  anonymize?(subject: ProviderSubject, context: ProviderContext): Promise<ProviderErasureResult | void>;
+  delete?(subject: ProviderSubject, context: ProviderContext): Promise<ProviderErasureResult | void>;
+  /** Puts back what the erasure changed; `context.vault.open()` yields what it sealed. `subject.requestId` is the erasure's id. */
+  restore?(subject: ProviderSubject, context: ProviderContext): Promise<void>;
+  /** Destroys for good what the erasure hid; the vault is already shredded (open() yields nothing). */
+  purge?(subject: ProviderSubject, context: ProviderContext): Promise<void>;
+}
+
+/** What a provider's erasure, restore and purge get from the engine besides the subject. */
+export interface ProviderContext {
+  operation: 'anonymize' | 'delete' | 'restore' | 'purge';
+  /** The erasure's encrypted vault, scoped to this provider. */
+  vault: ProviderVault;
+}
+
+/**
+ * The engine's vault, for a provider's originals: encrypted with the erasure request's own key, restored from inside
+ * the recovery window, crypto-shredded at purge with the rest of the request's originals.
+ */
+export interface ProviderVault {
+  /**
+   * Seals JSON-able data under a kind of the provider's choosing ('login', 'mailbox'), during anonymize or delete,
+   * before the provider changes what it describes. A provider called again after a failure may seal again: open()
+   * yields every entry, oldest first.
+   */
+  seal(kind: string, data: unknown): Promise<void>;
+  /** During restore: the entries this provider sealed for the erasure being restored (of one kind, or all), oldest first. */
+  open(kind?: string): AsyncIterable<{ kind: string; data: unknown }>;
 }
 
 export interface ProviderSubject {

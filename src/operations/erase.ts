@@ -6,7 +6,7 @@ import { countSubjectRows, primaryKeyOf, readSubjectPage, readSubjectRows } from
 import type { ProviderSubject } from '../metadata/declarations.js';
 import { type ErasureStep, childrenFirst, hidePage, redactPage, redactedFields, removePage } from './erasure-steps.js';
 import { ErasureCoverage, digestBatch } from './erasure-coverage.js';
-import { type OperationContext, addReview, saveCheckpoint, tagStep, withStep } from './operation-context.js';
+import { type OperationContext, addReview, providerContext, saveCheckpoint, tagStep, withStep } from './operation-context.js';
 import { verifyErasure, type VerificationResult } from './verify.js';
 import { type SharedRows, flagSharedRows } from './shared-rows.js';
 import { inTransaction } from '../db/transaction.js';
@@ -149,7 +149,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
       continue;
     }
     if (!cp.providersDone.includes(p.name)) {
-      const result = await withStep({ step: operation, entity: `provider ${p.name}` }, async () => method.call(p.provider, subjectRef));
+      const result = await withStep({ step: operation, entity: `provider ${p.name}` }, async () => method.call(p.provider, subjectRef, providerContext(ctx, p.name, operation, request.id)));
       cp.providersDone.push(p.name);
       await saveCheckpoint(ctx, dataSource, { ...cp });
       providers.push({ name: p.name, category: p.category, status: 'done', ...(result && typeof result.affected === 'number' ? { affected: result.affected } : {}) });

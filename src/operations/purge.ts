@@ -52,7 +52,7 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
   if (!cp.shredded) {
     await withStep({ step: 'shred' }, async () => {
       await ctx.vault.shred(source.id);
-      await ctx.vault.deleteEntries(source.id, ['redact', 'remove']);
+      await ctx.vault.deleteEntries(source.id, ['redact', 'remove', 'provider']);
     });
     cp.shredded = true;
     await saveCheckpoint(ctx, dataSource, { ...cp });
