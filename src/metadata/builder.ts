@@ -333,7 +333,7 @@ function keysetIndexWarnings(dataSource: DataSource, entities: ResolvedEntity[])
       warnings.push({
         code: 'MISSING_KEYSET_INDEX',
         entity: entity.name,
-        message: `${entity.name}: no index on (${wanted.join(', ')}); reading a subject with many rows pages slowly without it`,
+        message: `${entity.name}: no index on (${wanted.join(', ')}); reading a subject with many rows pages slowly without it (engine.suggestIndexes() gives a migration)`,
         suggestion: `CREATE INDEX ${q(`IDX_${table}_${column.databaseName}_keyset`)} ON ${quoteTablePath(dataSource, entity.metadata.tablePath)} (${wanted.map(q).join(', ')})`,
       });
     }
