@@ -36,6 +36,15 @@ class Note {
   @ManyToOne(() => Customer) customer!: Customer;
 }
 
+/** Also "from a dependency", given its index without editing the class: TypeORM's decorator called as a function. */
+@Entity('ix_payment')
+@PersonalData({ category: 'payments', link: 'customer' })
+class Payment {
+  @PrimaryGeneratedColumn() id!: number;
+  @ManyToOne(() => Customer) customer!: Customer;
+}
+Index(['customer', 'id'])(Payment);
+
 describeEachDatabase('index suggestions for entities the host does not own', (db) => {
   let ds: DataSource;
   const engines: PrivacyEngine[] = [];
@@ -49,7 +58,7 @@ describeEachDatabase('index suggestions for entities the host does not own', (db
   }
 
   beforeAll(async () => {
-    ds = await db.createDataSource([Customer, Order, Note]);
+    ds = await db.createDataSource([Customer, Order, Note, Payment]);
   });
   afterAll(async () => {
     for (const engine of engines) await engine.stop();
