@@ -33,6 +33,7 @@ export type {
   RetentionRule,
 } from './metadata/declarations.js';
 export type { DataMapJson, DataMapWarning } from './metadata/data-map.js';
+export type { TenantOf } from './metadata/tenant.js';
 
 export {
   PrivacyEngineError,

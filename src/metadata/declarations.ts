@@ -54,6 +54,8 @@ export interface DataSubjectOptions<T = any> {
   onErase?: 'anonymize' | 'delete';
   /** The subject's own columns left out of exports (a password hash, an API token); erasure still redacts them when they carry @Redact. */
   exclude?: string[];
+  /** Hidden columns (`select: false`) and credential-like ones exported anyway; see docs/data-map.md. */
+  include?: string[];
 }
 
 export interface PersonalDataOptions<T = any> {
@@ -66,6 +68,8 @@ export interface PersonalDataOptions<T = any> {
   retention?: RetentionRule<T>;
   /** Properties left out of exports (secrets such as password hashes). */
   exclude?: string[];
+  /** Hidden columns (`select: false`) and credential-like ones exported anyway; see docs/data-map.md. */
+  include?: string[];
   /**
    * Rows reached only through a shared link (one crossing a one-to-many or many-to-many hop: a ticket the person
    * is only CC'd on) may hold other people's data. 'review' (default): erasure keeps them and lists them for
