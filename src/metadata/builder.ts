@@ -382,7 +382,9 @@ function removalWarnings(dataSource: DataSource, entities: ResolvedEntity[]): Da
 
 export function matches(target: EntityTarget, metadata: EntityMetadata): boolean {
   if (typeof target === 'string') return target === metadata.name || target === metadata.targetName;
-  return metadata.inheritanceTree.includes(target) || metadata.target === target;
+  if (metadata.target === target) return true;
+  // The class or one of its ancestors. Not inheritanceTree: a single-table root lists its children there too.
+  return typeof metadata.target === 'function' && metadata.target.prototype instanceof target;
 }
 
 function targetName(target: EntityTarget): string {

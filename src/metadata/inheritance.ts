@@ -20,6 +20,15 @@ function rootOf(metadata: EntityMetadata): EntityMetadata {
   return root;
 }
 
+function isBelow(child: EntityMetadata, ancestor: EntityMetadata): boolean {
+  let parent: EntityMetadata | undefined = child.tableType === 'entity-child' ? child.parentEntityMetadata : undefined;
+  while (parent) {
+    if (parent === ancestor) return true;
+    parent = parent.tableType === 'entity-child' ? parent.parentEntityMetadata : undefined;
+  }
+  return false;
+}
+
 /** Whether the entity is part of a single-table hierarchy (its root or a child). */
 export function isSingleTable(metadata: EntityMetadata): boolean {
   return rootOf(metadata).inheritancePattern === 'STI';
@@ -39,7 +48,7 @@ export function singleTableScope(dataSource: DataSource, metadata: EntityMetadat
   const root = rootOf(metadata);
   if (root.inheritancePattern !== 'STI' || !root.discriminatorColumn) return { covered: [] };
   const members = dataSource.entityMetadatas.filter((m) => m.tablePath === root.tablePath && rootOf(m) === root);
-  const descendantsOf = (m: EntityMetadata) => members.filter((d) => d !== m && d.inheritanceTree.includes(m.target as Function));
+  const descendantsOf = (m: EntityMetadata) => members.filter((d) => d !== m && isBelow(d, m));
   const own = descendantsOf(metadata);
   // A subtype mapped on its own takes its whole subtree with it.
   const apart = new Set<EntityMetadata>();

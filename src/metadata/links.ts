@@ -67,7 +67,9 @@ function resolveRelationPath(dataSource: DataSource, entity: EntityMetadata, sub
       reversed.unshift({ hop: reverseHopFor(relation), toOne: relation.isOneToOne || relation.isOneToMany });
       from = relation.inverseEntityMetadata;
     }
-    if (from.target !== meeting.target) {
+    // A child of a single table is reached through relations to its parent class: same table, its type filtered.
+    const arrives = from.target === meeting.target || (from.tablePath === meeting.tablePath && typeof meeting.target === 'function' && meeting.target.prototype instanceof (from.target as Function));
+    if (!arrives) {
       const where = index === 0 ? entity.name : `${meeting.name}, where '${segments.slice(0, index).join('.')}' arrives`;
       throw new MetadataError(
         `${entity.name}: link '${path}' walks from the subject to ${from.name}, not to ${where}`,
