@@ -31,7 +31,7 @@ async function seedCustomer(ds: DataSource, token: string, channels: VlChannel[]
     firstName: `First${token}`,
     lastName: `Last${token}`,
     emailAddress: `${token}@mail.test`,
-    customFields: { nickname: `nick${token}`, tier: 'gold' },
+    customFields: { nickname: `nick${token}`, tier: 'gold', bio: `bio${token}` },
     marketingSegment: `seg${token}`.slice(0, 32),
     internalScore: `score${token}`.slice(0, 32),
     user,
@@ -112,6 +112,7 @@ describeEachDatabase('a Vendure-shaped schema: links from the subject side, sing
     expect(customer.find((f) => f.name === 'marketingSegment')).toMatchObject({ exported: true, credential: false });
     expect(customer.find((f) => f.name === 'internalScore')).toMatchObject({ exported: false, credential: false });
     expect(customer.find((f) => f.name === 'customFields.nickname')).toMatchObject({ column: 'customFieldsNickname', exported: true, redact: 'name' });
+    expect(customer.find((f) => f.name === 'customFields.bio')).toMatchObject({ column: 'customFieldsBio', exported: true, redact: 'text' });
     expect(map.subject.tenant).toEqual({ kind: 'relation', path: 'channels.code', through: ['VlChannel'] });
     expect(map.subject.tenantColumn).toBeNull();
   });
@@ -129,7 +130,7 @@ describeEachDatabase('a Vendure-shaped schema: links from the subject side, sing
     expect(categories['sign-in-methods'].records[0]).toMatchObject({ _entity: 'VlAuthMethod', externalIdentifier: 'exttokvla01', strategy: 'google' });
     expect(categories.sessions.records.map((r) => r._id)).toEqual([String(a.session.id)]);
     expect(categories.notes.records.map((r) => r._id)).toEqual([String(a.note.id)]);
-    expect(categories.profile.records[0]).toMatchObject({ 'customFields.nickname': 'nicktokvla01', 'customFields.tier': 'gold', marketingSegment: 'segtokvla01' });
+    expect(categories.profile.records[0]).toMatchObject({ 'customFields.nickname': 'nicktokvla01', 'customFields.tier': 'gold', 'customFields.bio': 'biotokvla01', marketingSegment: 'segtokvla01' });
 
     for (const secret of ['hashtokvla01', 'vttokvla01', 'sesstokvla01', 'scoretokvla01', 'stafftokvla01']) expect(all).not.toContain(secret);
     for (const name of ['passwordHash', 'verificationToken', 'internalScore', '"token"']) expect(all).not.toContain(name);
@@ -155,7 +156,8 @@ describeEachDatabase('a Vendure-shaped schema: links from the subject side, sing
     const session = await ds.getRepository(VlAuthenticatedSession).findOneByOrFail({ id: a.session.id });
     expect(session.token).not.toBe('sesstokvla02');
     expect(session.token).toMatch(/^[a-z0-9]{64}$/);
-    expect((await ds.getRepository(VlCustomer).findOneByOrFail({ id: a.customer.id })).customFields.nickname).not.toContain('tokvla02');
+    const fields = (await ds.getRepository(VlCustomer).findOneByOrFail({ id: a.customer.id })).customFields;
+    expect(fields).toEqual({ nickname: 'Redacted', tier: 'gold', bio: '[REDACTED]' });
     // The staff note is not mapped, the anonymous session is no one's.
     expect((await ds.getRepository(VlStaffNote).findOneByOrFail({ id: a.staffNote.id })).body).toBe('stafftokvla02');
     expect((await ds.getRepository(VlAnonymousSession).findOneByOrFail({ id: a.anonymous.id })).token).toBe('anontokvla02');

@@ -134,7 +134,7 @@ function resolveEntity(
       throw new MetadataError(`${metadata.name}.${name}: 'exclude' names a property that is not a column`, { entity: metadata.name, field: name });
     }
   }
-  for (const { property } of getRegistry().exclusions.filter((e) => declaredOn(e.target))) {
+  for (const { property } of [...getRegistry().exclusions.filter((e) => declaredOn(e.target)), ...embeddedDeclarations(metadata, getRegistry().exclusions)]) {
     if (!findColumn(metadata, property)) {
       throw new MetadataError(`${metadata.name}.${property}: @NotExported is on a property that is not a column`, { entity: metadata.name, field: property });
     }
@@ -151,7 +151,7 @@ function resolveEntity(
     }
   }
   const notPersonal = getRegistry().notPersonal.filter((n) => n.property !== undefined && declaredOn(n.target));
-  const redactions = getRegistry().redactions.filter((r) => declaredOn(r.target));
+  const redactions = [...getRegistry().redactions.filter((r) => declaredOn(r.target)), ...embeddedDeclarations(metadata, getRegistry().redactions)];
   for (const r of redactions) {
     if (!findColumn(metadata, r.property)) {
       throw new MetadataError(`${metadata.name}.${r.property}: @Redact is on a property that is not a column`, { entity: metadata.name, field: r.property });
@@ -378,6 +378,22 @@ function removalWarnings(dataSource: DataSource, entities: ResolvedEntity[]): Da
     }
   }
   return warnings;
+}
+
+/**
+ * Declarations on a property of an embedded class (`@Column(() => CustomFields) customFields` with `@Redact` on
+ * `CustomFields.nickname`), as declarations on the entity's property path (`customFields.nickname`).
+ */
+function embeddedDeclarations<D extends { target: EntityTarget; property: string }>(metadata: EntityMetadata, declarations: readonly D[]): D[] {
+  const out: D[] = [];
+  for (const embedded of metadata.allEmbeddeds) {
+    const type = embedded.type;
+    if (typeof type !== 'function') continue;
+    for (const d of declarations) {
+      if (typeof d.target === 'function' && (d.target === type || type.prototype instanceof d.target)) out.push({ ...d, property: `${embedded.propertyPath}.${d.property}` });
+    }
+  }
+  return out;
 }
 
 export function matches(target: EntityTarget, metadata: EntityMetadata): boolean {
