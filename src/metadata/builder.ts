@@ -285,7 +285,9 @@ function keysetIndexWarnings(dataSource: DataSource, entities: ResolvedEntity[])
       const column = link.directColumn;
       if (!column) continue;
       const wanted = [column, ...pk].map((c) => c.databaseName);
-      const covered = entity.metadata.indices.some((index) => wanted.every((name, i) => index.columns[i]?.databaseName === name));
+      // A single-table child lists only its own indices; the table's are spread over the hierarchy.
+      const indices = dataSource.entityMetadatas.filter((m) => m.tablePath === entity.metadata.tablePath).flatMap((m) => m.indices);
+      const covered = indices.some((index) => wanted.every((name, i) => index.columns[i]?.databaseName === name));
       if (covered) continue;
       const table = entity.metadata.tableName;
       const { q } = sqlOf(dataSource);
