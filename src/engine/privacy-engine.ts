@@ -166,6 +166,7 @@ export class PrivacyEngine {
       dataSource,
       subject: this.options.subject,
       tenantColumn: this.options.tenantColumn,
+      tenantOf: this.options.tenantOf,
       providers: this.extraProviders,
       redaction: { hmacKey },
     });
@@ -270,7 +271,7 @@ export class PrivacyEngine {
     if (!dataSource.isInitialized) await dataSource.initialize();
     const map =
       this.map ??
-      buildDataMap({ dataSource, subject: this.options.subject, tenantColumn: this.options.tenantColumn, providers: this.extraProviders, redaction: { hmacKey: await this.keys.deriveKey('hmac-redaction') } });
+      buildDataMap({ dataSource, subject: this.options.subject, tenantColumn: this.options.tenantColumn, tenantOf: this.options.tenantOf, providers: this.extraProviders, redaction: { hmacKey: await this.keys.deriveKey('hmac-redaction') } });
     return checkCoverage(dataSource, map, input);
   }
 
