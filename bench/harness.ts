@@ -132,7 +132,7 @@ export async function startEngine(ctx: CaseContext, options: { queue?: QueuePort
 
 /** Waits for a request and insists that it completed. */
 export async function completed(engine: PrivacyEngine, request: PrivacyRequest): Promise<PrivacyRequest> {
-  const done = await engine.waitForRequest(request.id, { timeoutMs: 4 * HOUR });
+  const done = await engine.waitForRequest(request.id, { actor: engine.system, timeoutMs: 4 * HOUR });
   if (done.status !== 'completed') throw new Error(`${done.type} request ${done.id} ended ${done.status}: ${JSON.stringify(done.error ?? null)}`);
   return done;
 }

@@ -60,12 +60,12 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
     engines.push(engine);
     await engine.start();
     for (const call of [() => engine.export({ subjectId: contact.id, actor: admin }), () => engine.delete({ subjectId: contact.id, actor: admin })]) {
-      const done = await engine.waitForRequest((await call()).id);
+      const done = await engine.waitForRequest((await call()).id, { actor: engine.system });
       expect(done.error).toBeUndefined();
       expect(done.status).toBe('completed');
     }
-    const erased = (await engine.listRequests({ type: 'delete' }))[0];
-    const restored = await engine.waitForRequest((await engine.restore({ requestId: erased.id, actor: admin })).id);
+    const erased = (await engine.listRequests({ actor: engine.system, type: 'delete' }))[0];
+    const restored = await engine.waitForRequest((await engine.restore({ requestId: erased.id, actor: admin })).id, { actor: engine.system });
     expect(restored.status).toBe('completed');
     // The audit trail went to the schema's table as well (no entry leaked to the public schema).
     expect(Number((await ds.query('SELECT COUNT(*) AS n FROM crm_app.privacy_audit'))[0].n)).toBeGreaterThan(5);
@@ -146,12 +146,12 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
       expect(await layoutVersion(ds, quoteIdentifier(ds, 'privacy_meta'))).toBe(String(ENGINE_SCHEMA_VERSION));
 
       // The export queued under layout 1 resumes, and sees the subject state the old joined key recorded.
-      const resumed = await engine.waitForRequest(exportId);
+      const resumed = await engine.waitForRequest(exportId, { actor: engine.system });
       expect(resumed.error).toBeUndefined();
       expect(resumed.status).toBe('completed');
       expect(resumed.subject.id).toBe(String(contactId));
       expect(resumed.warnings).toEqual(['subject-anonymized']);
-      expect((await engine.listRequests({ subjectId: contactId })).map((r) => r.id).sort()).toEqual([erasureId, exportId].sort());
+      expect((await engine.listRequests({ actor: engine.system, subjectId: contactId })).map((r) => r.id).sort()).toEqual([erasureId, exportId].sort());
 
       const runner = ds.createQueryRunner();
       try {

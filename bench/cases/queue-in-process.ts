@@ -24,7 +24,7 @@ export function queueInProcess(concurrency: number): BenchCase {
       await queue.drain();
       const seconds = elapsed(t0);
       const failed = [];
-      for (const r of requests) if ((await engine.getRequest(r.id)).status !== 'completed') failed.push(r.id);
+      for (const r of requests) if ((await engine.getRequest(r.id, engine.system)).status !== 'completed') failed.push(r.id);
       await stop();
       if (failed.length) throw new Error(`${failed.length} of ${requests.length} requests did not complete`);
       return { rows: requests.length, seconds, unit: 'requests', extra: { concurrency, worker_processes: 1 } };

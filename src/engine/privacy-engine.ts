@@ -69,6 +69,17 @@ export interface SystemAccess {
 const SYSTEM_ACCESS: SystemAccess = Object.freeze({ system: true as const });
 const isSystem = (actor: unknown): actor is SystemAccess => typeof actor === 'object' && actor !== null && (actor as { system?: unknown }).system === true;
 
+/**
+ * The read calls need to know on whose behalf they read: an actor, or `engine.system` for host code. A missing one is
+ * refused before anything else, so a forgotten actor never reads every tenant's requests.
+ */
+function requireReader<T>(actor: T | undefined, call: string): T {
+  if (actor === undefined || actor === null) {
+    throw new ValidationError(`Missing actor: pass the actor reading on whose behalf, or engine.system for host-level code (${call})`, [{ path: 'actor', message: 'required' }]);
+  }
+  return actor;
+}
+
 /** A page cursor: where the last page ended, opaque to callers. */
 function encodeCursor(row: StoredRequest): string {
   return Buffer.from(JSON.stringify([row.createdAt, row.id])).toString('base64url');
@@ -465,27 +476,29 @@ export class PrivacyEngine {
   readonly system: SystemAccess = SYSTEM_ACCESS;
 
   /**
-   * Reads a request. With an actor, the actor must be allowed to read it ('read'); `engine.system` reads any.
-   * (Omitting the second argument still reads any request, as before; prefer saying `engine.system`.)
+   * Reads a request, for an actor allowed to read it ('read'), or for host code with `engine.system`. Without either
+   * it is a ValidationError: a read on nobody's behalf must say so.
    */
-  async getRequest(requestId: string, actor?: Actor | SystemAccess): Promise<PrivacyRequest> {
-    const stored = await this.loadRequest(requestId, isSystem(actor) ? undefined : actor, 'read');
+  async getRequest(requestId: string, actor: Actor | SystemAccess): Promise<PrivacyRequest> {
+    const reader = requireReader(actor, 'getRequest(requestId, actor)');
+    const stored = await this.loadRequest(requestId, isSystem(reader) ? undefined : reader, 'read');
     return toPublicRequest(stored, this.clock.now().getTime());
   }
 
   /** Lists requests, newest first (the first page of listRequestsPage). */
-  async listRequests(filter: RequestFilter = {}): Promise<PrivacyRequest[]> {
+  async listRequests(filter: RequestFilter): Promise<PrivacyRequest[]> {
     return (await this.listRequestsPage(filter)).requests;
   }
 
   /**
    * Lists requests, newest first, a page at a time (`limit`, default 100; pass `nextCursor` back as `cursor`), by
-   * subject, tenant, type, status, or `overdue` (open past their deadline). With `actor`, only the requests it may
-   * read, and only its own tenant's unless it names one.
+   * subject, tenant, type, status, or `overdue` (open past their deadline). `actor` is required: only the requests it
+   * may read are listed, and only its own tenant's unless it names one; `engine.system` lists every request.
    */
-  async listRequestsPage(filter: RequestFilter = {}): Promise<{ requests: PrivacyRequest[]; nextCursor?: string }> {
+  async listRequestsPage(filter: RequestFilter): Promise<{ requests: PrivacyRequest[]; nextCursor?: string }> {
+    requireReader((filter as { actor?: unknown } | undefined)?.actor, 'listRequests({ actor, ... })');
     const f = parseInput(requestFilterSchema, filter, 'request filter');
-    const actor = f.actor && !isSystem(f.actor) ? actorSchema.parse(f.actor) : undefined;
+    const actor = isSystem(f.actor) ? undefined : actorSchema.parse(f.actor);
     const limit = f.limit ?? 100;
     const now = this.clock.now().getTime();
     // One row more than the page: it says whether there is a next page.
@@ -521,8 +534,9 @@ export class PrivacyEngine {
     };
   }
 
-  /** Resolves when the request has finished (completed, failed or cancelled); with `actor`, authorized as 'read'. */
-  async waitForRequest(requestId: string, options?: { timeoutMs?: number; actor?: Actor | SystemAccess }): Promise<PrivacyRequest> {
+  /** Resolves when the request has finished (completed, failed or cancelled); `actor` is authorized as 'read' (or `engine.system`). */
+  async waitForRequest(requestId: string, options: { timeoutMs?: number; actor: Actor | SystemAccess }): Promise<PrivacyRequest> {
+    requireReader(options?.actor, 'waitForRequest(requestId, { actor })');
     const { timeoutMs, actor } = parseInput(waitSchema, options, 'wait options');
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   await engine.start(); // claims what is queued; offers running requests again once their lease could have expired
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const open = [...(await engine.listRequests({ status: 'queued' })), ...(await engine.listRequests({ status: 'running' }))];
+    const open = [...(await engine.listRequests({ actor: engine.system, status: 'queued' })), ...(await engine.listRequests({ actor: engine.system, status: 'running' }))];
     if (open.length === 0) break;
     if (Date.now() > deadline) throw new Error(`requests still open: ${open.map((r) => r.status).join(', ')}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
