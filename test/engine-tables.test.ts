@@ -164,6 +164,10 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
         const vaultIndices = (await runner.getTable('privacy_vault'))!.indices;
         expect(vaultIndices.find((i) => i.name === 'UQ_privacy_vault_request')).toMatchObject({ isUnique: true, columnNames: ['request_id', 'kind', 'seq'] });
         expect(vaultIndices.find((i) => i.name === 'IDX_privacy_vault_request')).toBeUndefined();
+        // Layout 4: the indexes rate limits and event pollers read by, and the tenant limits table.
+        expect(requests.indices.find((i) => i.name === 'IDX_privacy_requests_tenant')).toMatchObject({ columnNames: ['tenant_id', 'status'] });
+        expect(requests.indices.find((i) => i.name === 'IDX_privacy_requests_updated')).toMatchObject({ columnNames: ['updated_at'] });
+        expect((await runner.getTable('privacy_tenant_limits'))!.columns.map((col) => col.name).sort()).toEqual(['refilled_at', 'tenant_key', 'tokens_milli']);
       } finally {
         await runner.release();
       }

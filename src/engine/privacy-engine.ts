@@ -22,6 +22,8 @@ import type { StoragePort } from '../ports/storage.js';
 import { type PrivacyRequest, type Regulation, type RequestType, TERMINAL_STATUSES } from '../request.js';
 import { Vault } from '../vault/vault.js';
 import { type EngineEventListener, type EngineEventName, EngineEvents } from './events.js';
+import { RequestEventPoller } from './event-poller.js';
+import { TenantLimitStore } from '../db/tenant-limits.js';
 import { type Logger, consoleLogger } from './logger.js';
 import { type PrivacyEngineOptions, type ResolvedEngineOptions, engineOptionsSchema, parseInput } from './options.js';
 import { type Action, type Actor, type Authorize, actorSchema, assertAllowed, defaultAuthorize } from './policy.js';
@@ -135,6 +137,7 @@ export class PrivacyEngine {
   private runner?: RequestRunner;
   private sweeper?: NodeJS.Timeout;
   private readonly events: EngineEvents;
+  private poller?: RequestEventPoller;
 
   constructor(options: PrivacyEngineOptions) {
     this.options = parseInput(engineOptionsSchema, options, 'PrivacyEngine options');
@@ -149,7 +152,8 @@ export class PrivacyEngine {
 
   /**
    * Listens to requests' lifecycle: `queued` in the process that asked, `started`, `progress` (after each batch),
-   * `completed`, `failed`, `cancelled` in the process that runs the work. Returns a function that removes the listener.
+   * `completed`, `failed`, `cancelled` in the process that runs the work, and, with the `events: { pollMs }` option,
+   * those of requests other processes run. Returns a function that removes the listener.
    */
   on<E extends EngineEventName>(event: E, listener: EngineEventListener<E>): () => void {
     return this.events.on(event, listener);
@@ -204,6 +208,7 @@ export class PrivacyEngine {
       lease: { durationMs: this.options.lease.durationMs, heartbeatMs: this.options.lease.heartbeatMs ?? Math.max(1, Math.floor(this.options.lease.durationMs / 3)) },
       requeue: (job) => this.queue.enqueue(job),
       events: this.events,
+      ...(this.options.rateLimits ? { limits: { options: this.options.rateLimits, store: new TenantLimitStore(dataSource, tables.tenantLimits, tables.requests) } } : {}),
       ...(this.options.notifier && this.options.notifyRecipients ? { notifications: { notifier: this.options.notifier, recipients: this.options.notifyRecipients } } : {}),
     });
     this.runner = runner;
@@ -212,6 +217,12 @@ export class PrivacyEngine {
       await this.queue.enqueue({ requestId: request.id, tenantId: request.tenantId });
     }
     this.startLeaseSweeper(this.store);
+    if (this.options.events) {
+      const poller = new RequestEventPoller(this.store, this.events, this.clock, this.logger, this.options.events.pollMs);
+      this.events.filter = (event, request) => poller.accept(event, request);
+      await poller.start();
+      this.poller = poller;
+    }
   }
 
   /**
@@ -224,6 +235,9 @@ export class PrivacyEngine {
       store.listExpiredLeases(Date.now()).then(
         async (stale) => {
           for (const request of stale) await this.queue.enqueue({ requestId: request.id, tenantId: request.tenantId });
+          // Requests a rate limit deferred wait in a timer of the process that refused them; should that process die,
+          // they are still offered (a queue ignores a job already waiting in it).
+          if (this.options.rateLimits) for (const request of await store.listQueued(100)) await this.queue.enqueue({ requestId: request.id, tenantId: request.tenantId });
         },
         (error: unknown) => this.logger.warn('expired lease sweep failed', { error: error instanceof Error ? error.name : typeof error }),
       ).catch((error: unknown) => this.logger.warn('expired lease sweep failed', { error: error instanceof Error ? error.name : typeof error }));
@@ -239,6 +253,9 @@ export class PrivacyEngine {
   async stop(options: { interrupt?: boolean } = {}): Promise<void> {
     const { interrupt } = parseInput(z.object({ interrupt: z.boolean().default(false) }), options, 'stop options');
     clearInterval(this.sweeper);
+    await this.poller?.stop();
+    this.poller = undefined;
+    this.events.filter = undefined;
     if (interrupt) this.runner?.interrupt();
     this.runner?.close();
     await this.queue.close();
