@@ -107,7 +107,10 @@ class PlaintextArchiveEngine extends PrivacyEngine {
   protected override readonly encryptArchives: boolean = false;
 }
 
-export async function startEngine(ctx: CaseContext, options: { queue?: QueuePort; clock?: ClockPort; plaintextArchives?: boolean } = {}): Promise<BenchEngine> {
+export async function startEngine(
+  ctx: Pick<CaseContext, 'db' | 'database' | 'batchSize' | 'workDir'>,
+  options: { queue?: QueuePort; clock?: ClockPort; plaintextArchives?: boolean; lease?: { durationMs: number; heartbeatMs?: number } } = {},
+): Promise<BenchEngine> {
   const dataSource = await openDataSource(ctx.db, ctx.database);
   const { plaintextArchives, ...engineOptions } = options;
   const engine = new (plaintextArchives ? PlaintextArchiveEngine : PrivacyEngine)({

@@ -31,14 +31,3 @@ export function queueInProcess(concurrency: number): BenchCase {
     },
   };
 }
-
-/** Two worker processes need a queue shared between processes: the durable table queue of a later issue. */
-export const queueTwoProcesses: BenchCase = {
-  name: 'queue-2-processes',
-  operation: 'queue',
-  role: 'engine',
-  databases: ['postgres', 'mysql'],
-  oncePerDatabase: true,
-  unavailable: () => 'not measurable yet: two worker processes need the durable (database table) queue adapter of a later issue; the in-process queue cannot share work between processes',
-  run: () => Promise.reject(new Error('unavailable')),
-};
