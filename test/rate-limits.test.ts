@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { afterAll, expect, it } from 'vitest';
-import { PrivacyEngine, type QueuePort, createLocalStorage } from '../src/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PrivacyEngine, type QueuePort, ValidationError, createLocalStorage } from '../src/index.js';
 import { describeEachDatabase } from './support/databases.js';
 import { Activity, Contact, crmEntities } from './fixtures/crm.js';
 import { seedContact } from './fixtures/crm-seed.js';
@@ -112,5 +112,33 @@ describeEachDatabase('per-tenant rate limits across two worker processes', (db) 
     expect(rows).toBeGreaterThan(3 * RATE);
     expect(rows, `${rows} rows in ${span} s`).toBeLessThanOrEqual(RATE * span * 1.1 + RATE + 3 * BATCH);
     expect(span, `${rows} rows in ${span} s`).toBeGreaterThanOrEqual((0.8 * (rows - RATE - 3 * BATCH)) / RATE);
+  });
+});
+
+describe('rateLimits options', () => {
+  // A real DataSource, never connected: the options are validated when the engine is constructed.
+  const dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:' });
+  const build = (rateLimits: unknown) => new PrivacyEngine({ dataSource, subject: Contact, secret: SECRET, rateLimits } as never);
+
+  it('are validated with zod: a bad limit, an unknown key or a perTenant that is not a function is a ValidationError naming the path', () => {
+    expect(() => build({ maxRunning: 2, rowsPerSecond: 500, perTenant: () => undefined, retryMs: 200 })).not.toThrow();
+    const cases: Array<[unknown, string]> = [
+      [{ maxRunning: 0 }, 'rateLimits.maxRunning'],
+      [{ maxRunning: 1.5 }, 'rateLimits.maxRunning'],
+      [{ rowsPerSecond: -1 }, 'rateLimits.rowsPerSecond'],
+      [{ perTenant: { 'org-a': { maxRunning: 1 } } }, 'rateLimits.perTenant'],
+      [{ retryMs: 1 }, 'rateLimits.retryMs'],
+      [{ maxRuning: 1 }, 'rateLimits'],
+    ];
+    for (const [rateLimits, path] of cases) {
+      let error: unknown;
+      try {
+        build(rateLimits);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, JSON.stringify(rateLimits)).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).issues.map((i) => i.path), JSON.stringify(rateLimits)).toContain(path);
+    }
   });
 });
