@@ -107,7 +107,10 @@ class PlaintextArchiveEngine extends PrivacyEngine {
   protected override readonly encryptArchives: boolean = false;
 }
 
-export async function startEngine(ctx: CaseContext, options: { queue?: QueuePort; clock?: ClockPort; plaintextArchives?: boolean } = {}): Promise<BenchEngine> {
+export async function startEngine(
+  ctx: Pick<CaseContext, 'db' | 'database' | 'batchSize' | 'workDir'>,
+  options: { queue?: QueuePort; clock?: ClockPort; plaintextArchives?: boolean; lease?: { durationMs: number; heartbeatMs?: number } } = {},
+): Promise<BenchEngine> {
   const dataSource = await openDataSource(ctx.db, ctx.database);
   const { plaintextArchives, ...engineOptions } = options;
   const engine = new (plaintextArchives ? PlaintextArchiveEngine : PrivacyEngine)({
@@ -132,7 +135,7 @@ export async function startEngine(ctx: CaseContext, options: { queue?: QueuePort
 
 /** Waits for a request and insists that it completed. */
 export async function completed(engine: PrivacyEngine, request: PrivacyRequest): Promise<PrivacyRequest> {
-  const done = await engine.waitForRequest(request.id, { timeoutMs: 4 * HOUR });
+  const done = await engine.waitForRequest(request.id, { actor: engine.system, timeoutMs: 4 * HOUR });
   if (done.status !== 'completed') throw new Error(`${done.type} request ${done.id} ended ${done.status}: ${JSON.stringify(done.error ?? null)}`);
   return done;
 }

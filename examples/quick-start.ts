@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   // 1. Export: the request is queued at once and runs in the background.
   const queued = await engine.export({ subjectId: ada.id, actor: admin });
   console.log(`export ${queued.id}: ${queued.status}, due ${queued.dueAt}`);
-  const exported = expectCompleted(await engine.waitForRequest(queued.id));
+  const exported = expectCompleted(await engine.waitForRequest(queued.id, { actor: admin }));
   const download = await engine.download({ requestId: exported.id, actor: admin });
   const zipPath = path.join(tmp, download.fileName);
   await pipeline(download.stream, createWriteStream(zipPath));
@@ -126,14 +126,14 @@ async function main(): Promise<void> {
   console.log('records per category:', (exported.outcome as { counts: Record<string, number> }).counts);
 
   // 2. Anonymize: personal fields redacted in place, originals sealed in the vault, invoices retained.
-  const erased = expectCompleted(await engine.waitForRequest((await engine.anonymize({ subjectId: ada.id, actor: admin })).id));
+  const erased = expectCompleted(await engine.waitForRequest((await engine.anonymize({ subjectId: ada.id, actor: admin })).id, { actor: admin }));
   const { receipt } = erased.outcome as { receipt: any };
   console.log('verification:', receipt.verification);
   console.log('retained:', receipt.retained);
   console.log('email after anonymize:', (await contacts.findOneByOrFail({ id: ada.id })).email);
 
   // 3. Restore, inside the recovery window (30 days by default): the originals come back.
-  expectCompleted(await engine.waitForRequest((await engine.restore({ requestId: erased.id, actor: admin })).id));
+  expectCompleted(await engine.waitForRequest((await engine.restore({ requestId: erased.id, actor: admin })).id, { actor: admin }));
   console.log('email after restore:', (await contacts.findOneByOrFail({ id: ada.id })).email);
 
   await engine.stop();

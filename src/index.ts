@@ -2,11 +2,12 @@
 export { PrivacyEngine, type SystemAccess, type ExportInput, type ErasureInput, type RestoreInput, type PurgeInput, type RetryInput, type DownloadResult, type DownloadLink, type EngineAudit } from './engine/privacy-engine.js';
 export type { CancelInput, ExtendDeadlineInput } from './engine/schemas.js';
 export type { EngineEventMap, EngineEventName, EngineEventListener } from './engine/events.js';
+export { ENGINE_EVENTS } from './engine/events.js';
 export type { ErasureReceipt, ErasureOperation } from './operations/erase.js';
 export type { VerificationResult } from './operations/verify.js';
 export type { RestoreOutcome } from './operations/restore.js';
 export type { PurgeOutcome } from './operations/purge.js';
-export type { PrivacyEngineOptions } from './engine/options.js';
+export type { PrivacyEngineOptions, TenantLimit } from './engine/options.js';
 export type { CoverageInput, CoverageReport, CoverageFinding, CoverageEntity, FindingKind, ColumnStatus } from './coverage/coverage.js';
 export type { PersonalKind } from './coverage/heuristics.js';
 export type { OperationPlan, PlanEntity, PlanInput } from './operations/plan.js';

@@ -115,7 +115,7 @@ describeEachDatabase('composite primary keys', (db) => {
   }
 
   async function run(request: Promise<PrivacyRequest>): Promise<PrivacyRequest> {
-    const done = await engine.waitForRequest((await request).id);
+    const done = await engine.waitForRequest((await request).id, { actor: engine.system });
     expect(done.error).toBeUndefined();
     expect(done.status).toBe('completed');
     return done;

@@ -71,7 +71,7 @@ describeEachDatabase('crypto-shredding: what a backup taken before the shred can
   }
 
   async function run(engine: PrivacyEngine, request: Promise<PrivacyRequest>): Promise<PrivacyRequest> {
-    const done = await engine.waitForRequest((await request).id);
+    const done = await engine.waitForRequest((await request).id, { actor: engine.system });
     expect(done.error).toBeUndefined();
     expect(done.status).toBe('completed');
     return done;
@@ -140,7 +140,7 @@ describeEachDatabase('crypto-shredding: what a backup taken before the shred can
     kms.destroyKey = async () => {
       throw new Error('KMS unavailable');
     };
-    const failed = await engine.waitForRequest((await engine.purge({ requestId: erasure.id, actor: admin, force: true })).id);
+    const failed = await engine.waitForRequest((await engine.purge({ requestId: erasure.id, actor: admin, force: true })).id, { actor: engine.system });
     expect(failed.status).toBe('failed');
     expect((await backupVault(ds, erasure.id)).some((r) => r.kind === 'key')).toBe(true);
 

@@ -56,7 +56,7 @@ describeEachDatabase('stored export archives: encryption at rest, download links
   afterAll(async () => engine?.stop());
 
   const self = (name: string): Actor => ({ id: `self-${name}`, subjectId: people[name].contact.id, tenantId: 'org-a' });
-  const exported = async (name: string, actor: Actor = admin) => engine.waitForRequest((await engine.export({ subjectId: people[name].contact.id, actor })).id);
+  const exported = async (name: string, actor: Actor = admin) => engine.waitForRequest((await engine.export({ subjectId: people[name].contact.id, actor })).id, { actor: engine.system });
   const audited = async () => (await ds.query('SELECT * FROM privacy_audit ORDER BY id')) as Array<Record<string, unknown>>;
   const refusals = async (requestId: string) =>
     (await audited()).filter((row) => row.action === 'download.refused' && row.request_id === requestId).map((row) => JSON.parse(String(row.details)).reason);
@@ -96,17 +96,17 @@ describeEachDatabase('stored export archives: encryption at rest, download links
   it('shows the artifact as pending, ready, downloaded (when and by whom), then expired', async () => {
     const queued = await engine.export({ subjectId: people.dave.contact.id, actor: admin });
     expect(artifactOf(queued).status).toBe('pending');
-    const done = await engine.waitForRequest(queued.id);
+    const done = await engine.waitForRequest(queued.id, { actor: engine.system });
     expect(artifactOf(done).status).toBe('ready');
     await streamToBuffer((await engine.download({ requestId: done.id, actor: self('dave') })).stream);
-    const after = artifactOf(await engine.getRequest(done.id));
+    const after = artifactOf(await engine.getRequest(done.id, engine.system));
     expect(after).toMatchObject({ status: 'downloaded', downloadedBy: 'self-dave' });
     expect(Date.parse(after.downloadedAt!)).toBeGreaterThan(0);
     await streamToBuffer((await engine.download({ requestId: done.id, actor: admin })).stream);
-    expect(artifactOf(await engine.getRequest(done.id)).downloadedBy).toBe('self-dave'); // the first download stays
+    expect(artifactOf(await engine.getRequest(done.id, engine.system)).downloadedBy).toBe('self-dave'); // the first download stays
     offset = 7 * DAY + 1000;
     try {
-      expect(artifactOf(await engine.getRequest(done.id)).status).toBe('expired');
+      expect(artifactOf(await engine.getRequest(done.id, engine.system)).status).toBe('expired');
       await expect(engine.download({ requestId: done.id, actor: admin })).rejects.toBeInstanceOf(LinkExpiredError);
     } finally {
       offset = 0;
@@ -171,7 +171,7 @@ describeEachDatabase('stored export archives: encryption at rest, download links
       expect(swept.archivesDeleted).toBeGreaterThanOrEqual(1);
       expect(await storage.stat(key)).toBeNull();
       // Every export stored so far is past its expiry now: none may remain.
-      for (const request of await engine.listRequests({ type: 'export', status: 'completed' })) {
+      for (const request of await engine.listRequests({ actor: engine.system, type: 'export', status: 'completed' })) {
         expect(await storage.stat(artifactOf(request).key)).toBeNull();
         expect(artifactOf(request)).toMatchObject({ status: 'expired', deletedReason: 'expired' });
       }
@@ -188,11 +188,11 @@ describeEachDatabase('stored export archives: encryption at rest, download links
     const first = await exported('gina');
     const second = await exported('gina', self('gina'));
     const link = await engine.createDownloadLink({ requestId: first.id, actor: admin });
-    const erased = await engine.waitForRequest((await engine.anonymize({ subjectId: people.gina.contact.id, actor: admin })).id);
+    const erased = await engine.waitForRequest((await engine.anonymize({ subjectId: people.gina.contact.id, actor: admin })).id, { actor: engine.system });
     expect(erased.status).toBe('completed');
     for (const request of [first, second]) {
       expect(await storage.stat(artifactOf(request).key)).toBeNull();
-      expect(artifactOf(await engine.getRequest(request.id))).toMatchObject({ status: 'expired', deletedReason: 'erasure' });
+      expect(artifactOf(await engine.getRequest(request.id, engine.system))).toMatchObject({ status: 'expired', deletedReason: 'erasure' });
     }
     await expect(engine.openDownload({ token: link.token, actor: admin })).rejects.toBeInstanceOf(ForbiddenError);
     await expect(engine.download({ requestId: second.id, actor: admin })).rejects.toBeInstanceOf(ForbiddenError);
@@ -228,15 +228,15 @@ describeEachDatabase('stored export archives: encryption at rest, download links
     try {
       const exporting = await racing.export({ subjectId: people.hank.contact.id, actor: admin });
       await inside;
-      const erased = await racing.waitForRequest((await racing.anonymize({ subjectId: people.hank.contact.id, actor: admin })).id);
+      const erased = await racing.waitForRequest((await racing.anonymize({ subjectId: people.hank.contact.id, actor: admin })).id, { actor: racing.system });
       expect(erased.status).toBe('completed');
       release();
-      const done = await racing.waitForRequest(exporting.id);
+      const done = await racing.waitForRequest(exporting.id, { actor: racing.system });
       expect(done.status).toBe('completed');
       let artifact = artifactOf(done);
       for (let i = 0; i < 100 && artifact.status !== 'expired'; i++) {
         await new Promise((resolve) => setTimeout(resolve, 20));
-        artifact = artifactOf(await racing.getRequest(done.id));
+        artifact = artifactOf(await racing.getRequest(done.id, racing.system));
       }
       expect(artifact).toMatchObject({ status: 'expired', deletedReason: 'erasure' });
       expect(await raceStorage.stat(artifact.key)).toBeNull();

@@ -25,7 +25,7 @@ describeEachDatabase('the engine audit trail', (db) => {
   afterAll(async () => engine?.stop());
 
   const run = async (request: Promise<PrivacyRequest>) => {
-    const done = await engine.waitForRequest((await request).id);
+    const done = await engine.waitForRequest((await request).id, { actor: engine.system });
     expect(done.error).toBeUndefined();
     expect(done.status).toBe('completed');
     return done;
@@ -95,12 +95,12 @@ describeEachDatabase('the engine audit trail', (db) => {
     await failing.start();
     try {
       const other = await seedContact(ds, 'org-a', 'tokfailaud1');
-      const failed = await failing.waitForRequest((await failing.anonymize({ subjectId: other.contact.id, actor: admin })).id);
+      const failed = await failing.waitForRequest((await failing.anonymize({ subjectId: other.contact.id, actor: admin })).id, { actor: failing.system });
       expect(failed.status).toBe('failed');
       fail = false;
       for (let i = 0; i < 100 && !audit.raw.read('org-a').some((r) => r.action === 'request.failed'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
       await failing.retry({ requestId: failed.id, actor: admin });
-      await failing.waitForRequest(failed.id);
+      await failing.waitForRequest(failed.id, { actor: failing.system });
       let records = audit.raw.read('org-a');
       for (let i = 0; i < 100 && records.filter((r) => r.action === 'request.completed').length === 0; i++) {
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -120,7 +120,7 @@ describeEachDatabase('the engine audit trail', (db) => {
     const other = new PrivacyEngine({ dataSource: ds, subject: Contact, tenantColumn: 'organizationId', secret: SECRET, storage: createMemoryStorage(), audit, tablePrefix: 'alt_', logger: createTestLogger() });
     await other.start();
     try {
-      const done = await other.waitForRequest((await other.export({ subjectId: ada.contact.id, actor: admin })).id);
+      const done = await other.waitForRequest((await other.export({ subjectId: ada.contact.id, actor: admin })).id, { actor: other.system });
       let records = audit.raw.read('org-a');
       for (let i = 0; i < 100 && records.length < 3; i++) {
         await new Promise((resolve) => setTimeout(resolve, 20));

@@ -70,7 +70,7 @@ describeEachDatabase('engine events, notifications, and the durable queues as th
       throw new Error('a broken listener');
     });
     const c = await contact();
-    const exported = await engine.waitForRequest((await engine.export({ subjectId: c.id, actor: admin })).id);
+    const exported = await engine.waitForRequest((await engine.export({ subjectId: c.id, actor: admin })).id, { actor: engine.system });
     expect(exported.status).toBe('completed');
     await expect.poll(() => seen.some(([e]) => e === 'completed')).toBe(true);
     const names = seen.map(([e]) => e);
@@ -81,7 +81,7 @@ describeEachDatabase('engine events, notifications, and the durable queues as th
     expect(names.filter((n) => n === 'completed')).toHaveLength(1);
     expect(seen.at(-1)?.[1]).toBe('completed');
 
-    const erased = await engine.waitForRequest((await engine.anonymize({ subjectId: c.id, actor: admin })).id);
+    const erased = await engine.waitForRequest((await engine.anonymize({ subjectId: c.id, actor: admin })).id, { actor: engine.system });
     expect(erased.status).toBe('completed');
     // The notification follows the request's end.
     await expect.poll(() => notifier.sent.length).toBe(2);
@@ -98,7 +98,7 @@ describeEachDatabase('engine events, notifications, and the durable queues as th
     const engine = await started({ notifier, notifyRecipients: async () => ['dpo@org-a.example'], storage: broken });
     const failed: string[] = [];
     engine.on('failed', ({ request }) => void failed.push(request.id));
-    const done = await engine.waitForRequest((await engine.export({ subjectId: (await contact()).id, actor: admin })).id);
+    const done = await engine.waitForRequest((await engine.export({ subjectId: (await contact()).id, actor: admin })).id, { actor: engine.system });
     expect(done.status).toBe('failed');
     await expect.poll(() => notifier.sent.length).toBe(1);
     expect(failed).toEqual([done.id]);
@@ -108,11 +108,11 @@ describeEachDatabase('engine events, notifications, and the durable queues as th
   it('a notifier that keeps failing never fails the request: it is tried again, then flagged on the review list', async () => {
     const notifier = recordingNotifier(true);
     const engine = await started({ notifier, notifyRecipients: () => ['dpo@org-a.example'] });
-    const done = await engine.waitForRequest((await engine.export({ subjectId: (await contact()).id, actor: admin })).id);
+    const done = await engine.waitForRequest((await engine.export({ subjectId: (await contact()).id, actor: admin })).id, { actor: engine.system });
     expect(done.status).toBe('completed');
-    await expect.poll(async () => (await engine.getRequest(done.id)).review.length, { timeout: 5000 }).toBeGreaterThan(0);
+    await expect.poll(async () => (await engine.getRequest(done.id, engine.system)).review.length, { timeout: 5000 }).toBeGreaterThan(0);
     expect(notifier.attempts).toBe(3);
-    const latest = await engine.getRequest(done.id);
+    const latest = await engine.getRequest(done.id, engine.system);
     expect(latest.status).toBe('completed');
     expect(latest.review).toContainEqual({ item: 'notification export-ready', reason: 'could not be delivered by broken (ADAPTER)' });
   });
@@ -125,16 +125,16 @@ describeEachDatabase('engine events, notifications, and the durable queues as th
     const queue = createTypeOrmQueue({ dataSource: ds, tableName: `pe_jobs_${token}`, pollIntervalMs: 50 });
     const engine = await started({ queue });
     const c = await contact();
-    expect((await engine.waitForRequest((await engine.export({ subjectId: c.id, actor: admin })).id)).status).toBe('completed');
-    expect((await engine.waitForRequest((await engine.delete({ subjectId: c.id, actor: admin })).id)).status).toBe('completed');
+    expect((await engine.waitForRequest((await engine.export({ subjectId: c.id, actor: admin })).id, { actor: engine.system })).status).toBe('completed');
+    expect((await engine.waitForRequest((await engine.delete({ subjectId: c.id, actor: admin })).id, { actor: engine.system })).status).toBe('completed');
   });
 
   it.runIf(redisUrl)('runs requests on the BullMQ queue', async () => {
     const queue: QueuePort = createBullMqQueue({ redisUrl: redisUrl!, queueName: `engine-${randomUUID().slice(0, 8)}`, prefix });
     const engine = await started({ queue });
     const c = await contact();
-    expect((await engine.waitForRequest((await engine.export({ subjectId: c.id, actor: admin })).id)).status).toBe('completed');
-    const erased = await engine.waitForRequest((await engine.anonymize({ subjectId: c.id, actor: admin })).id);
+    expect((await engine.waitForRequest((await engine.export({ subjectId: c.id, actor: admin })).id, { actor: engine.system })).status).toBe('completed');
+    const erased = await engine.waitForRequest((await engine.anonymize({ subjectId: c.id, actor: admin })).id, { actor: engine.system });
     expect(erased.status, (erased.error as PrivacyEngineError | undefined)?.message).toBe('completed');
   });
 });

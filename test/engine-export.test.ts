@@ -50,7 +50,7 @@ describeEachDatabase('export of a CRM contact', (db) => {
   async function exportAndRead(subjectId: number, actor: Actor = admin) {
     const queued = await engine.export({ subjectId, actor });
     expect(queued.status).toBe('queued');
-    const done = await engine.waitForRequest(queued.id);
+    const done = await engine.waitForRequest(queued.id, { actor: engine.system });
     expect(done.error).toBeUndefined();
     expect(done.status).toBe('completed');
     const download = await engine.download({ requestId: done.id, actor });
@@ -136,9 +136,9 @@ describeEachDatabase('export of a CRM contact', (db) => {
     const second = engine.export({ subjectId: bob.contact.id, actor: admin });
     await expect(second).rejects.toBeInstanceOf(ConflictError);
     await expect(second).rejects.toMatchObject({ code: 'CONFLICT', message: 'Already requested for this contact', existingRequestId: first.id });
-    await engine.waitForRequest(first.id);
+    await engine.waitForRequest(first.id, { actor: engine.system });
     const again = await engine.export({ subjectId: bob.contact.id, actor: admin });
-    expect((await engine.waitForRequest(again.id)).status).toBe('completed');
+    expect((await engine.waitForRequest(again.id, { actor: engine.system })).status).toBe('completed');
   });
 
   it('treats a contact of another tenant, or an unknown id, as not found', async () => {
@@ -155,7 +155,7 @@ describeEachDatabase('export of a CRM contact', (db) => {
     expect(JSON.parse(files.get('summary.json')!).meta.counts).toEqual(alice.counts);
     const otherSelf: Actor = { id: 'user-bob', roles: [], tenantId: 'org-a', subjectId: bob.contact.id };
     await expect(engine.export({ subjectId: alice.contact.id, actor: otherSelf })).rejects.toBeInstanceOf(ForbiddenError);
-    const request = (await engine.listRequests({ subjectId: alice.contact.id, type: 'export', status: 'completed' }))[0];
+    const request = (await engine.listRequests({ actor: engine.system, subjectId: alice.contact.id, type: 'export', status: 'completed' }))[0];
     await expect(engine.download({ requestId: request.id, actor: otherSelf })).rejects.toBeInstanceOf(ForbiddenError);
   });
 

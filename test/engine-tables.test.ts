@@ -60,12 +60,12 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
     engines.push(engine);
     await engine.start();
     for (const call of [() => engine.export({ subjectId: contact.id, actor: admin }), () => engine.delete({ subjectId: contact.id, actor: admin })]) {
-      const done = await engine.waitForRequest((await call()).id);
+      const done = await engine.waitForRequest((await call()).id, { actor: engine.system });
       expect(done.error).toBeUndefined();
       expect(done.status).toBe('completed');
     }
-    const erased = (await engine.listRequests({ type: 'delete' }))[0];
-    const restored = await engine.waitForRequest((await engine.restore({ requestId: erased.id, actor: admin })).id);
+    const erased = (await engine.listRequests({ actor: engine.system, type: 'delete' }))[0];
+    const restored = await engine.waitForRequest((await engine.restore({ requestId: erased.id, actor: admin })).id, { actor: engine.system });
     expect(restored.status).toBe('completed');
     // The audit trail went to the schema's table as well (no entry leaked to the public schema).
     expect(Number((await ds.query('SELECT COUNT(*) AS n FROM crm_app.privacy_audit'))[0].n)).toBeGreaterThan(5);
@@ -78,6 +78,7 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
       'crm_app.privacy_meta',
       'crm_app.privacy_requests',
       'crm_app.privacy_subject_states',
+      'crm_app.privacy_tenant_limits',
       'crm_app.privacy_vault',
     ]);
   });
@@ -97,6 +98,34 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
   });
 
   describeLayout1Migration();
+
+  it('start() migrates layout-3 tables to layout 4: the tenant and updated-at indexes and the tenant limits table, requests kept', async () => {
+    const ds = await db.createDataSource(crmEntities);
+    const { contact } = await seedContact(ds, 'org-a', 'tokmigrat3');
+    const first = await engineOn(ds);
+    await first.start();
+    const queued = await first.export({ subjectId: contact.id, actor: admin });
+    await first.stop();
+    // Back to what layout 3 had: no layout-4 indexes, no tenant limits table, version 3.
+    const runner = ds.createQueryRunner();
+    try {
+      for (const name of ['IDX_privacy_requests_tenant', 'IDX_privacy_requests_updated']) await runner.dropIndex('privacy_requests', name);
+      await runner.dropTable('privacy_tenant_limits');
+      await ds.query(`UPDATE ${quoteIdentifier(ds, 'privacy_meta')} SET ${quoteIdentifier(ds, 'value')} = '3'`);
+
+      const engine = await engineOn(ds, { rateLimits: { maxRunning: 1 } });
+      engines.push(engine);
+      await engine.start();
+      expect(await layoutVersion(ds, quoteIdentifier(ds, 'privacy_meta'))).toBe('4');
+      const requests = (await runner.getTable('privacy_requests'))!;
+      expect(requests.indices.map((i) => i.name)).toEqual(expect.arrayContaining(['IDX_privacy_requests_tenant', 'IDX_privacy_requests_updated']));
+      expect(await runner.hasTable('privacy_tenant_limits')).toBe(true);
+      // The request queued under layout 3 runs under the new limits.
+      expect((await engine.waitForRequest(queued.id, { actor: engine.system })).status).toBe('completed');
+    } finally {
+      await runner.release();
+    }
+  });
 
   function describeLayout1Migration() {
     let ds: DataSource;
@@ -146,12 +175,12 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
       expect(await layoutVersion(ds, quoteIdentifier(ds, 'privacy_meta'))).toBe(String(ENGINE_SCHEMA_VERSION));
 
       // The export queued under layout 1 resumes, and sees the subject state the old joined key recorded.
-      const resumed = await engine.waitForRequest(exportId);
+      const resumed = await engine.waitForRequest(exportId, { actor: engine.system });
       expect(resumed.error).toBeUndefined();
       expect(resumed.status).toBe('completed');
       expect(resumed.subject.id).toBe(String(contactId));
       expect(resumed.warnings).toEqual(['subject-anonymized']);
-      expect((await engine.listRequests({ subjectId: contactId })).map((r) => r.id).sort()).toEqual([erasureId, exportId].sort());
+      expect((await engine.listRequests({ actor: engine.system, subjectId: contactId })).map((r) => r.id).sort()).toEqual([erasureId, exportId].sort());
 
       const runner = ds.createQueryRunner();
       try {
@@ -164,6 +193,11 @@ describeEachDatabase('engine tables: schema, layout version, migration', (db) =>
         const vaultIndices = (await runner.getTable('privacy_vault'))!.indices;
         expect(vaultIndices.find((i) => i.name === 'UQ_privacy_vault_request')).toMatchObject({ isUnique: true, columnNames: ['request_id', 'kind', 'seq'] });
         expect(vaultIndices.find((i) => i.name === 'IDX_privacy_vault_request')).toBeUndefined();
+        // Layout 4: the indexes rate limits and event pollers read by, and the tenant limits table.
+        // (TypeORM's PostgreSQL introspection does not keep the column order of an index.)
+        expect([...requests.indices.find((i) => i.name === 'IDX_privacy_requests_tenant')!.columnNames].sort()).toEqual(['status', 'tenant_id']);
+        expect(requests.indices.find((i) => i.name === 'IDX_privacy_requests_updated')).toMatchObject({ columnNames: ['updated_at'] });
+        expect((await runner.getTable('privacy_tenant_limits'))!.columns.map((col) => col.name).sort()).toEqual(['refilled_at', 'tenant_key', 'tokens_milli']);
       } finally {
         await runner.release();
       }

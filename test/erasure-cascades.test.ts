@@ -35,7 +35,7 @@ describeEachDatabase('foreign keys that let the database change rows erasure rem
   }
 
   async function run(engine: PrivacyEngine, request: Promise<PrivacyRequest>): Promise<PrivacyRequest> {
-    const done = await engine.waitForRequest((await request).id);
+    const done = await engine.waitForRequest((await request).id, { actor: engine.system });
     expect(done.error).toBeUndefined();
     expect(done.status).toBe('completed');
     return done;

@@ -70,7 +70,7 @@ describeEachDatabase('failed erasures: resumable, restorable, purgeable', (db) =
   }
 
   async function finish(request: Promise<PrivacyRequest>, status: PrivacyRequest['status'] = 'completed'): Promise<PrivacyRequest> {
-    const done = await engine.waitForRequest((await request).id);
+    const done = await engine.waitForRequest((await request).id, { actor: engine.system });
     expect(done.status).toBe(status);
     return done;
   }
@@ -166,7 +166,7 @@ describeEachDatabase('failed erasures: resumable, restorable, purgeable', (db) =
     const p = (i: number) => (db.kind === 'postgres' ? `$${i}` : '?');
     await ds.query(`UPDATE ${q('privacy_requests')} SET ${q('status')} = ${p(1)} WHERE ${q('id')} = ${p(2)}`, ['cancelled', failed.id]);
     await engine.retry({ requestId: failed.id, actor: admin });
-    const done = await finish(engine.waitForRequest(failed.id));
+    const done = await finish(engine.waitForRequest(failed.id, { actor: engine.system }));
     expect((done.outcome as any).receipt.entities.Note).toMatchObject({ rows: 7 });
   });
 
@@ -186,7 +186,7 @@ describeEachDatabase('failed erasures: resumable, restorable, purgeable', (db) =
     const queued = await idle.delete({ subjectId: person.id, actor: admin });
     const error = await engine.retry({ requestId: failed.id, actor: admin }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'CONFLICT', existingRequestId: queued.id });
-    expect((await engine.getRequest(failed.id)).status).toBe('failed');
+    expect((await engine.getRequest(failed.id, engine.system)).status).toBe('failed');
     await idle.stop();
   });
 

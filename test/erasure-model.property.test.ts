@@ -314,7 +314,7 @@ async function settle(engine: PrivacyEngine, call: () => Promise<PrivacyRequest>
   } catch (error) {
     return { refused: error };
   }
-  return { done: await engine.waitForRequest(queued.id, { timeoutMs: 30_000 }) };
+  return { done: await engine.waitForRequest(queued.id, { actor: engine.system, timeoutMs: 30_000 }) };
 }
 
 function describeError(error: any): string {

@@ -92,7 +92,7 @@ describeEachDatabase('a worker killed mid-erasure resumes and ends like an unint
     });
     await engine.start();
     const restore = await engine.restore({ requestId: a.requestId, actor: { id: 'dpo', roles: ['admin'], tenantId: 'org-a' } });
-    expect((await engine.waitForRequest(restore.id)).status).toBe('completed');
+    expect((await engine.waitForRequest(restore.id, { actor: engine.system })).status).toBe('completed');
     await engine.stop();
     const restored = await dumpTables(crashed.ds);
     expect(restored).toEqual(original);

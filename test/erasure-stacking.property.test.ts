@@ -69,7 +69,7 @@ describeEachDatabase('a later anonymize erases exactly what is new (property)', 
   });
 
   async function finish(engine: PrivacyEngine, request: Promise<PrivacyRequest>): Promise<PrivacyRequest> {
-    const done = await engine.waitForRequest((await request).id);
+    const done = await engine.waitForRequest((await request).id, { actor: engine.system });
     expect(done.error).toBeUndefined();
     expect(done.status).toBe('completed');
     return done;

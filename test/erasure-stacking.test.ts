@@ -37,7 +37,7 @@ describeEachDatabase('stacked erasures of one subject', (db) => {
   afterAll(async () => engine?.stop());
 
   async function run(request: Promise<PrivacyRequest>): Promise<PrivacyRequest> {
-    const done = await engine.waitForRequest((await request).id);
+    const done = await engine.waitForRequest((await request).id, { actor: engine.system });
     expect(done.error).toBeUndefined();
     expect(done.status).toBe('completed');
     return done;
@@ -228,10 +228,10 @@ describeEachDatabase('stacked erasures of one subject', (db) => {
     offset = 31 * DAY;
     const mine = (await engine.purgeExpired()).filter((p) => p.subject.id === String(seeded.contact.id));
     expect(mine).toHaveLength(1); // one erasure-family request at a time: the second waits for the next sweep
-    await engine.waitForRequest(mine[0].id);
+    await engine.waitForRequest(mine[0].id, { actor: engine.system });
     const next = (await engine.purgeExpired()).filter((p) => p.subject.id === String(seeded.contact.id));
     expect(next).toHaveLength(1);
-    await engine.waitForRequest(next[0].id);
+    await engine.waitForRequest(next[0].id, { actor: engine.system });
     const text = (await allTextValues(ds)).join('\n');
     for (const value of ['tokstkH08@mail.example', 'FirsttokstkH08', 'LasttokstkH08', 'later body tokstkH08new', 'nick-tokstkH08']) expect(text).not.toContain(value);
   });

@@ -98,7 +98,7 @@ describeEachDatabase('erasure reads each page inside its batch transaction', (db
       if (entity !== 'Contact' || edit) return;
       edit = await hostEdit(contact.id);
     };
-    const erased = await engine.waitForRequest((await engine.anonymize({ subjectId: contact.id, actor: admin })).id);
+    const erased = await engine.waitForRequest((await engine.anonymize({ subjectId: contact.id, actor: admin })).id, { actor: engine.system });
     hook.afterPageRead = null;
     expect(erased.status).toBe('completed');
 
@@ -110,7 +110,7 @@ describeEachDatabase('erasure reads each page inside its batch transaction', (db
     expect(edit).toBe('locked');
 
     // And restore brings back exactly what the rows held when they were erased.
-    const restored = await engine.waitForRequest((await engine.restore({ requestId: erased.id, actor: admin })).id);
+    const restored = await engine.waitForRequest((await engine.restore({ requestId: erased.id, actor: admin })).id, { actor: engine.system });
     expect(restored.status).toBe('completed');
     expect(await contactRow(contact.id)).toEqual(edit === 'applied' ? { email: EDITED_EMAIL, phone: EDITED_PHONE } : before);
   });

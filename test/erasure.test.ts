@@ -44,7 +44,7 @@ describeEachDatabase('erasure: anonymize, delete, restore, purge', (db) => {
   async function run(request: Promise<PrivacyRequest>): Promise<PrivacyRequest> {
     const queued = await request;
     expect(queued.status).toBe('queued');
-    const done = await engine.waitForRequest(queued.id);
+    const done = await engine.waitForRequest(queued.id, { actor: engine.system });
     expect(done.error).toBeUndefined();
     expect(done.status).toBe('completed');
     return done;
@@ -171,7 +171,7 @@ describeEachDatabase('erasure: anonymize, delete, restore, purge', (db) => {
     const mine = purges.filter((p) => [String(erin.contact.id), String(frank.contact.id)].includes(p.subject.id));
     expect(mine).toHaveLength(2);
     for (const p of mine) {
-      const done = await engine.waitForRequest(p.id);
+      const done = await engine.waitForRequest(p.id, { actor: engine.system });
       expect(done.status).toBe('completed');
       expect((done.outcome as any).keyDestroyed).toBe(true);
     }
@@ -187,7 +187,7 @@ describeEachDatabase('erasure: anonymize, delete, restore, purge', (db) => {
     const before = await dumpTables(ds);
     await expect(engine.delete({ subjectId: gina.contact.id, actor: admin })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(engine.anonymize({ subjectId: gina.contact.id, actor: { id: 'agent', roles: ['sales'], tenantId: 'org-b' } })).rejects.toMatchObject({ code: 'FORBIDDEN' });
-    expect(await engine.listRequests({ subjectId: gina.contact.id, tenantId: 'org-b' })).toEqual([]);
+    expect(await engine.listRequests({ actor: engine.system, subjectId: gina.contact.id, tenantId: 'org-b' })).toEqual([]);
     expect(await dumpTables(ds)).toEqual(before);
   });
 });

@@ -60,7 +60,7 @@ describeEachDatabase('dry-run plans', (db) => {
       expect(plan.estimate.seconds).toBeGreaterThanOrEqual(0);
 
       const request = await engine[operation]({ subjectId: alice.contact.id, actor: admin });
-      const finished = await engine.waitForRequest(request.id);
+      const finished = await engine.waitForRequest(request.id, { actor: engine.system });
       expect(finished.status).toBe('completed');
       const receipt = (finished.outcome as { receipt: ErasureReceipt }).receipt;
       expect(promised(plan)).toEqual(done(receipt));

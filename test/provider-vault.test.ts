@@ -91,7 +91,7 @@ describeEachDatabase('providers seal their originals in the engine vault', (db) 
   }
 
   async function finish(request: Promise<PrivacyRequest>, status: PrivacyRequest['status'] = 'completed') {
-    const done = await engine.waitForRequest((await request).id);
+    const done = await engine.waitForRequest((await request).id, { actor: engine.system });
     expect(done.status).toBe(status);
     return done;
   }

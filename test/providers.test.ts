@@ -81,7 +81,7 @@ describeEachDatabase('providers: data outside TypeORM', (db) => {
   afterAll(async () => engine?.stop());
 
   it('streams provider records into the export like any table', async () => {
-    const request = await engine.waitForRequest((await engine.export({ subjectId: 1, actor: admin })).id);
+    const request = await engine.waitForRequest((await engine.export({ subjectId: 1, actor: admin })).id, { actor: engine.system });
     expect(request.status).toBe('completed');
     const files = await readZip(await streamToBuffer((await engine.download({ requestId: request.id, actor: admin })).stream));
     const summary = JSON.parse(files.get('summary.json')!);
@@ -98,7 +98,7 @@ describeEachDatabase('providers: data outside TypeORM', (db) => {
   });
 
   it('calls providers on erasure, reports those without support as manual action, and keeps the vault encrypted', async () => {
-    const deleted = await engine.waitForRequest((await engine.delete({ subjectId: 1, actor: admin })).id);
+    const deleted = await engine.waitForRequest((await engine.delete({ subjectId: 1, actor: admin })).id, { actor: engine.system });
     expect(deleted.status).toBe('completed');
     const receipt = (deleted.outcome as any).receipt;
     expect(receipt.providers).toEqual([
@@ -112,7 +112,7 @@ describeEachDatabase('providers: data outside TypeORM', (db) => {
     const text = (await allTextValues(ds)).join('\n');
     expect(text).not.toContain('Hello from pat');
 
-    const restored = await engine.waitForRequest((await engine.restore({ requestId: deleted.id, actor: admin })).id);
+    const restored = await engine.waitForRequest((await engine.restore({ requestId: deleted.id, actor: admin })).id, { actor: engine.system });
     expect((restored.outcome as any).providers).toEqual([
       { name: 'calendar', status: 'manual action required' },
       { name: 'mailbox', status: 'done' },

@@ -103,7 +103,7 @@ describeEachDatabase('request lifecycle: leases, cancel, retries of transient fa
     await ds.getRepository(Note).save(Array.from({ length: notes }, (_, i) => ({ body: `note ${i}`, person: p })));
     return p;
   }
-  const finished = (r: PrivacyRequest) => engine.waitForRequest(r.id, { timeoutMs: 60_000 });
+  const finished = (r: PrivacyRequest) => engine.waitForRequest(r.id, { actor: engine.system, timeoutMs: 60_000 });
 
   it('a running request is claimed under a lease: a second claim is refused until it expires, and a checkpoint of the worker that lost it is rolled back with its batch', async () => {
     const idle = newEngine({ queue: idleQueue });
@@ -174,7 +174,7 @@ describeEachDatabase('request lifecycle: leases, cancel, retries of transient fa
     await until(() => stopping !== undefined);
     await stopping;
     redaction.onCall = undefined;
-    const handedBack = await engine.getRequest(request.id);
+    const handedBack = await engine.getRequest(request.id, engine.system);
     expect(handedBack.status).toBe('running');
     expect(handedBack.progress.done).toBeGreaterThan(0);
     expect(handedBack.progress.done).toBeLessThan(41);
@@ -183,7 +183,7 @@ describeEachDatabase('request lifecycle: leases, cancel, retries of transient fa
 
     const next = newEngine();
     await next.start(); // offers unfinished requests to its queue
-    expect((await next.waitForRequest(request.id, { timeoutMs: 60_000 })).status).toBe('completed');
+    expect((await next.waitForRequest(request.id, { actor: next.system, timeoutMs: 60_000 })).status).toBe('completed');
     expect(redaction.calls).toBe(40); // no batch ran twice
     expect(await ds.getRepository(Note).count({ where: { person: { id: p.id }, body: '[gone]' } })).toBe(40);
   });
@@ -197,7 +197,7 @@ describeEachDatabase('request lifecycle: leases, cancel, retries of transient fa
     expect(cancelled).toMatchObject({ status: 'cancelled', finishedAt: expect.any(String) });
     const other = newEngine();
     await other.start();
-    expect((await other.waitForRequest(request.id)).status).toBe('cancelled');
+    expect((await other.waitForRequest(request.id, { actor: other.system })).status).toBe('cancelled');
     expect(redaction.calls).toBe(0);
     await expect(idle.cancel({ requestId: request.id, actor: { id: 'x', roles: ['admin'], tenantId: 'org-b' } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
@@ -234,7 +234,7 @@ describeEachDatabase('request lifecycle: leases, cancel, retries of transient fa
     const e = newEngine({ storage: broken });
     await e.start();
     const p = await person(1);
-    const done = await e.waitForRequest((await e.export({ subjectId: p.id, actor: admin })).id);
+    const done = await e.waitForRequest((await e.export({ subjectId: p.id, actor: admin })).id, { actor: e.system });
     expect(done.status).toBe('failed');
     expect(done.error?.message).toMatch(/^Data export failed\. Please retry\. /);
   });
@@ -250,7 +250,7 @@ describeEachDatabase('request lifecycle: leases, cancel, retries of transient fa
     const twice = await idle.extendDeadline({ requestId: gdpr.id, actor: admin, days: 30, reason: 'many requests' });
     expect(Date.parse(twice.dueAt) - Date.parse(gdpr.dueAt)).toBe(60 * DAY);
     await expect(idle.extendDeadline({ requestId: gdpr.id, actor: admin, days: 1, reason: 'more' })).rejects.toMatchObject({ code: 'VALIDATION' });
-    expect((await idle.getRequest(gdpr.id)).deadlineExtensions).toHaveLength(2);
+    expect((await idle.getRequest(gdpr.id, idle.system)).deadlineExtensions).toHaveLength(2);
 
     const ccpa = await idle.export({ subjectId: (await person(1)).id, actor: admin, regulation: 'ccpa' });
     await expect(idle.extendDeadline({ requestId: ccpa.id, actor: admin, days: 46, reason: 'x' })).rejects.toMatchObject({ code: 'VALIDATION' });
@@ -262,7 +262,7 @@ describeEachDatabase('request lifecycle: leases, cancel, retries of transient fa
     await idle.cancel({ requestId: gdpr.id, actor: admin });
   });
 
-  it('listRequestsPage filters by tenant, status, type, subject and overdue, pages with a cursor, and shows an actor only what it may read', async () => {
+  it('listRequestsPage filters by tenant, status, type, subject and overdue, pages with a cursor, and shows an actor only what it may read; every read call without an actor is a ValidationError', async () => {
     let offset = 0;
     const DAY = 24 * 60 * 60 * 1000;
     const e = newEngine({ queue: idleQueue, tablePrefix: 'lst_', clock: { now: () => new Date(Date.now() + offset) } });
@@ -291,19 +291,28 @@ describeEachDatabase('request lifecycle: leases, cancel, retries of transient fa
     expect((await e.listRequests({ actor: admin })).map((r) => r.id).sort()).toEqual([...mine].sort());
     expect((await e.listRequests({ actor: adminB })).map((r) => r.id)).toEqual([other.id]);
     expect(await e.listRequests({ actor: admin, tenantId: 'org-b' })).toEqual([]);
-    expect((await e.listRequests({ type: 'anonymize' })).map((r) => r.id)).toEqual([other.id]);
-    expect((await e.listRequests({ status: 'cancelled' })).map((r) => r.id)).toEqual([mine[0]]);
-    expect((await e.listRequests({ subjectId: b.id, tenantId: 'org-b' })).map((r) => r.id)).toEqual([other.id]);
-    expect(await e.listRequests({ overdue: true })).toEqual([]);
+    expect((await e.listRequests({ actor: e.system, type: 'anonymize' })).map((r) => r.id)).toEqual([other.id]);
+    expect((await e.listRequests({ actor: e.system, status: 'cancelled' })).map((r) => r.id)).toEqual([mine[0]]);
+    expect((await e.listRequests({ actor: e.system, subjectId: b.id, tenantId: 'org-b' })).map((r) => r.id)).toEqual([other.id]);
+    expect(await e.listRequests({ actor: e.system, overdue: true })).toEqual([]);
     offset = 31 * DAY;
-    expect((await e.listRequests({ overdue: true })).map((r) => r.id).sort()).toEqual([other.id, ...mine.slice(1)].sort());
-    await expect(e.listRequests({ cursor: 'nonsense' })).rejects.toMatchObject({ code: 'VALIDATION' });
+    expect((await e.listRequests({ actor: e.system, overdue: true })).map((r) => r.id).sort()).toEqual([other.id, ...mine.slice(1)].sort());
+    await expect(e.listRequests({ actor: e.system, cursor: 'nonsense' })).rejects.toMatchObject({ code: 'VALIDATION' });
 
     // The read calls: an actor is authorized, engine.system reads any request.
     expect((await e.getRequest(other.id, e.system)).id).toBe(other.id);
     await expect(e.getRequest(other.id, admin)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await expect(e.waitForRequest(other.id, { actor: admin, timeoutMs: 100 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect((await e.waitForRequest(mine[0], { actor: admin })).status).toBe('cancelled');
+    // No reader at all is refused, typed, before anything is read: a forgotten actor never lists every tenant.
+    const missing = { name: 'ValidationError', code: 'VALIDATION', message: expect.stringContaining('Missing actor: pass the actor reading on whose behalf, or engine.system') };
+    const untyped = e as unknown as { getRequest(id: string): Promise<unknown>; listRequests(f?: object): Promise<unknown>; listRequestsPage(f?: object): Promise<unknown>; waitForRequest(id: string, o?: object): Promise<unknown> };
+    await expect(untyped.getRequest(other.id)).rejects.toMatchObject(missing);
+    await expect(untyped.listRequests()).rejects.toMatchObject(missing);
+    await expect(untyped.listRequests({ status: 'queued' })).rejects.toMatchObject(missing);
+    await expect(untyped.listRequestsPage({ limit: 1 })).rejects.toMatchObject(missing);
+    await expect(untyped.waitForRequest(other.id)).rejects.toMatchObject(missing);
+    await expect(untyped.waitForRequest(other.id, { timeoutMs: 100 })).rejects.toMatchObject(missing);
     for (const id of [other.id, ...mine.slice(1)]) await e.cancel({ requestId: id, actor: id === other.id ? adminB : admin });
   });
 });

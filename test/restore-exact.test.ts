@@ -146,7 +146,7 @@ describeEachDatabase('restore is byte-for-byte, compared as the database renders
   }
 
   async function run(request: Promise<{ id: string }>) {
-    const done = await engine.waitForRequest((await request).id);
+    const done = await engine.waitForRequest((await request).id, { actor: engine.system });
     expect(done.error).toBeUndefined();
     expect(done.status).toBe('completed');
     return done;

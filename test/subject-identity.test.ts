@@ -89,7 +89,7 @@ describeEachDatabase('subject ids and tenants: canonical ids, exact tenants', (d
     const anonymized = await engine.anonymize({ subjectId: `00${id}`, actor: adminA });
     expect(anonymized.subject.id).toBe(String(id));
     await expect(engine.delete({ subjectId: id, actor: adminA })).rejects.toBeInstanceOf(ConflictError);
-    const listed = await engine.listRequests({ subjectId: `000${id}` });
+    const listed = await engine.listRequests({ actor: engine.system, subjectId: `000${id}` });
     expect(listed.map((r) => r.id).sort()).toEqual([exported.id, anonymized.id].sort());
     await held.runAll();
   });
@@ -109,7 +109,7 @@ describeEachDatabase('subject ids and tenants: canonical ids, exact tenants', (d
 
   it.each([' 1', '1 ', '1.0', '1e0', '+1', '   ', '0x1', '１', '-', '1_000', '', '--1'])('refuses the numeric id %j with a ValidationError', async (raw) => {
     await expect(engine.export({ subjectId: raw, actor: adminA })).rejects.toBeInstanceOf(ValidationError);
-    if (raw !== '') await expect(engine.listRequests({ subjectId: raw })).rejects.toBeInstanceOf(ValidationError);
+    if (raw !== '') await expect(engine.listRequests({ actor: engine.system, subjectId: raw })).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('every spelling with leading zeros lists the same requests; any other non-decimal string is a ValidationError', async () => {
@@ -118,7 +118,7 @@ describeEachDatabase('subject ids and tenants: canonical ids, exact tenants', (d
     await held.runAll();
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 6 }), async (zeros) => {
-        const listed = await engine.listRequests({ subjectId: `${'0'.repeat(zeros)}${contact.id}` });
+        const listed = await engine.listRequests({ actor: engine.system, subjectId: `${'0'.repeat(zeros)}${contact.id}` });
         expect(listed.map((r) => r.id)).toEqual([exported.id]);
       }),
       { numRuns: 10 },
@@ -127,7 +127,7 @@ describeEachDatabase('subject ids and tenants: canonical ids, exact tenants', (d
       fc.asyncProperty(
         fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !/^-?[0-9]+$/.test(s)),
         async (raw) => {
-          await expect(engine.listRequests({ subjectId: raw })).rejects.toBeInstanceOf(ValidationError);
+          await expect(engine.listRequests({ actor: engine.system, subjectId: raw })).rejects.toBeInstanceOf(ValidationError);
         },
       ),
       { numRuns: 100 },
@@ -164,11 +164,11 @@ describeEachDatabase('subject ids and tenants: canonical ids, exact tenants', (d
     const own = await engine.export({ subjectId: contact.id, actor: adminB });
     expect(own.subject.tenantId).toBe('org-b');
     await held.runAll();
-    expect((await engine.getRequest(own.id)).status).toBe('completed');
+    expect((await engine.getRequest(own.id, engine.system)).status).toBe('completed');
     await expect(engine.getRequest(own.id, other)).rejects.toBeInstanceOf(NotFoundError);
     await expect(engine.download({ requestId: own.id, actor: other })).rejects.toBeInstanceOf(NotFoundError);
-    expect(await engine.listRequests({ tenantId: tenant })).toEqual([]);
-    expect((await engine.listRequests({ tenantId: 'org-b', subjectId: contact.id })).map((r) => r.id)).toEqual([own.id]);
+    expect(await engine.listRequests({ actor: engine.system, tenantId: tenant })).toEqual([]);
+    expect((await engine.listRequests({ actor: engine.system, tenantId: 'org-b', subjectId: contact.id })).map((r) => r.id)).toEqual([own.id]);
   });
 
   it('a custom authorize must return true: a truthy non-boolean does not grant access', async () => {
@@ -185,7 +185,7 @@ describeEachDatabase('subject ids and tenants: canonical ids, exact tenants', (d
     const { contact } = await seedContact(ds, 'org-a', 'tokids0005');
     const erased = await engine.anonymize({ subjectId: contact.id, actor: adminA });
     await held.runAll();
-    expect((await engine.getRequest(erased.id)).status).toBe('completed');
+    expect((await engine.getRequest(erased.id, engine.system)).status).toBe('completed');
     const byCategory = engine.restore({ requestId: erased.id, actor: adminA, categories: ['profile', 'no-such-category'] });
     await expect(byCategory).rejects.toBeInstanceOf(ValidationError);
     await expect(byCategory).rejects.toThrow(/no-such-category/);
@@ -243,7 +243,7 @@ describeEachDatabase('subject ids: string and bigint keys', (db) => {
     await expect(engine.export({ subjectId: 'h\u0000', actor })).rejects.toBeInstanceOf(ValidationError);
     await expect(engine.export({ subjectId: handle, actor: { ...actor, tenantId: 'o\u0000' } })).rejects.toBeInstanceOf(ValidationError);
     await held.runAll();
-    expect((await engine.getRequest(request.id)).status).toBe('completed');
+    expect((await engine.getRequest(request.id, engine.system)).status).toBe('completed');
   });
 
   it('a bigint id beyond 2^53 keeps every digit in requests, filters and links (and erases the row where the driver reads it exactly)', async () => {
@@ -261,10 +261,10 @@ describeEachDatabase('subject ids: string and bigint keys', (db) => {
     const request = await engine.anonymize({ subjectId: `00${big}`, actor });
     expect(request.subject.id).toBe(big);
     await held.runAll();
-    const done = await engine.getRequest(request.id);
+    const done = await engine.getRequest(request.id, engine.system);
     expect(done.error).toBeUndefined();
     expect(done.status).toBe('completed');
-    expect((await engine.listRequests({ subjectId: big })).map((r) => r.id)).toEqual([request.id]);
+    expect((await engine.listRequests({ actor: engine.system, subjectId: big })).map((r) => r.id)).toEqual([request.id]);
     // better-sqlite3 reads INTEGERs above 2^53 as rounded numbers (unless the host enables safeIntegers), so the row layer
     // cannot address this row there; the id itself stays exact on every database.
     if (db.kind !== 'sqlite') {

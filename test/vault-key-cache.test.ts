@@ -91,10 +91,10 @@ describeEachDatabase('vault data-key cache', (db) => {
     try {
       const { contact } = await seedContact(crm, 'org-a', 'tokkeyc001');
       const actor = { id: 'dpo', roles: ['admin'], tenantId: 'org-a' };
-      const erased = await engine.waitForRequest((await engine.anonymize({ subjectId: contact.id, actor })).id);
+      const erased = await engine.waitForRequest((await engine.anonymize({ subjectId: contact.id, actor })).id, { actor: engine.system });
       expect(erased.status).toBe('completed');
       expect(seen.get(`vault:${erased.id}`)!.every(zeroed)).toBe(true);
-      const restored = await engine.waitForRequest((await engine.restore({ requestId: erased.id, actor })).id);
+      const restored = await engine.waitForRequest((await engine.restore({ requestId: erased.id, actor })).id, { actor: engine.system });
       expect(restored.status).toBe('completed');
       expect(seen.get(`vault:${erased.id}`)!.length).toBeGreaterThan(1); // unwrapped again for the restore
       expect(seen.get(`vault:${erased.id}`)!.every(zeroed)).toBe(true);

@@ -49,7 +49,7 @@ async function seedCustomer(ds: DataSource, token: string, channels: VlChannel[]
 
 async function exportedRecords(engine: PrivacyEngine, subjectId: number, actor: Actor) {
   const request = await engine.export({ subjectId, actor });
-  const done = await engine.waitForRequest(request.id);
+  const done = await engine.waitForRequest(request.id, { actor: engine.system });
   expect(done.error).toBeUndefined();
   const download = await engine.download({ requestId: done.id, actor });
   const files = await readZip(await streamToBuffer(download.stream));
@@ -80,7 +80,7 @@ describeEachDatabase('a Vendure-shaped schema: links from the subject side, sing
   afterAll(async () => engine?.stop());
 
   async function run(request: Promise<PrivacyRequest>): Promise<PrivacyRequest> {
-    const done = await engine.waitForRequest((await request).id);
+    const done = await engine.waitForRequest((await request).id, { actor: engine.system });
     expect(done.error).toBeUndefined();
     expect(done.status).toBe('completed');
     return done;

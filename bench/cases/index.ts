@@ -11,7 +11,9 @@ import { exportFloor } from './export-floor.js';
 import { exportNaive } from './export-naive.js';
 import { purgeEngine } from './purge-engine.js';
 import { purgeFloor } from './purge-floor.js';
-import { queueInProcess, queueTwoProcesses } from './queue-in-process.js';
+import { queueInProcess } from './queue-in-process.js';
+import { queueDurable } from './queue-durable.js';
+import { exportLeaseHeartbeat } from './export-lease.js';
 
 /** Every case, in run order: for each operation the floor first, then the engine, then the naive way. */
 export const CASES: BenchCase[] = [
@@ -19,6 +21,7 @@ export const CASES: BenchCase[] = [
   exportFloor,
   exportEngine,
   exportEnginePlaintext,
+  exportLeaseHeartbeat,
   exportNaive,
   anonymizeFloor,
   anonymizeEngine,
@@ -30,5 +33,8 @@ export const CASES: BenchCase[] = [
   purgeEngine,
   queueInProcess(1),
   queueInProcess(2),
-  queueTwoProcesses,
+  queueDurable('typeorm', 1),
+  queueDurable('typeorm', 2),
+  queueDurable('bullmq', 1),
+  queueDurable('bullmq', 2),
 ];

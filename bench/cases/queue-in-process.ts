@@ -24,21 +24,10 @@ export function queueInProcess(concurrency: number): BenchCase {
       await queue.drain();
       const seconds = elapsed(t0);
       const failed = [];
-      for (const r of requests) if ((await engine.getRequest(r.id)).status !== 'completed') failed.push(r.id);
+      for (const r of requests) if ((await engine.getRequest(r.id, engine.system)).status !== 'completed') failed.push(r.id);
       await stop();
       if (failed.length) throw new Error(`${failed.length} of ${requests.length} requests did not complete`);
       return { rows: requests.length, seconds, unit: 'requests', extra: { concurrency, worker_processes: 1 } };
     },
   };
 }
-
-/** Two worker processes need a queue shared between processes: the durable table queue of a later issue. */
-export const queueTwoProcesses: BenchCase = {
-  name: 'queue-2-processes',
-  operation: 'queue',
-  role: 'engine',
-  databases: ['postgres', 'mysql'],
-  oncePerDatabase: true,
-  unavailable: () => 'not measurable yet: two worker processes need the durable (database table) queue adapter of a later issue; the in-process queue cannot share work between processes',
-  run: () => Promise.reject(new Error('unavailable')),
-};

@@ -112,7 +112,7 @@ async function follow(engine: PrivacyEngine, request: PrivacyRequest): Promise<n
   let current = request;
   try {
     for (;;) {
-      current = await engine.getRequest(request.id);
+      current = await engine.getRequest(request.id, engine.system);
       view.update(current);
       if (TERMINAL_STATUSES.includes(current.status)) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -173,7 +173,7 @@ async function importCommand(command: Command, file: string, options: { dryRun?:
     for (const row of rows) {
       try {
         await engine.plan({ subjectId: row.subject, operation: row.operation, actor, tenantId: row.tenant });
-        const active = (await engine.listRequests({ subjectId: row.subject, tenantId: row.tenant ?? actor.tenantId, limit: 1000 })).find(
+        const active = (await engine.listRequests({ actor: engine.system, subjectId: row.subject, tenantId: row.tenant ?? actor.tenantId, limit: 1000 })).find(
           (r) => !TERMINAL_STATUSES.includes(r.status) && (r.type === 'export') === (row.operation === 'export'),
         );
         if (active) rejected.push({ row: row.row, reason: `a ${active.type} request (${active.id}) is already active for this subject` });
@@ -325,7 +325,7 @@ export function buildProgram(): Command {
           out(options.json ? JSON.stringify(request, null, 2) : describeRequest(request));
           return;
         }
-        const active = [...(await engine.listRequests({ status: 'running' })), ...(await engine.listRequests({ status: 'queued' }))];
+        const active = [...(await engine.listRequests({ actor: engine.system, status: 'running' })), ...(await engine.listRequests({ actor: engine.system, status: 'queued' }))];
         out(options.json ? JSON.stringify(active, null, 2) : active.length ? requestRows(active) : 'No request is queued or running.');
       });
     });
@@ -341,7 +341,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (options: { subject?: string; tenant?: string; type?: PrivacyRequest['type']; status?: PrivacyRequest['status']; limit: number; json?: boolean }, command: Command) => {
       await withEngine(command, 'client', async (engine) => {
-        const requests = await engine.listRequests({ subjectId: options.subject, tenantId: options.tenant, type: options.type, status: options.status, limit: options.limit });
+        const requests = await engine.listRequests({ actor: engine.system, subjectId: options.subject, tenantId: options.tenant, type: options.type, status: options.status, limit: options.limit });
         out(options.json ? JSON.stringify(requests, null, 2) : requests.length ? requestRows(requests) : 'No requests.');
       });
     });

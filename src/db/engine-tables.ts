@@ -4,7 +4,7 @@ import { MetadataError } from '../errors.js';
 import { type Dialect, dialectOf, sqlOf } from './dialect.js';
 
 /** The layout this code reads and writes; start() migrates older layouts forward and refuses newer ones. */
-export const ENGINE_SCHEMA_VERSION = 3;
+export const ENGINE_SCHEMA_VERSION = 4;
 
 export interface EngineTableNames {
   /** Table paths, schema-qualified when the DataSource names a PostgreSQL schema. */
@@ -14,6 +14,8 @@ export interface EngineTableNames {
   meta: string;
   /** The default audit trail's entries (its head pointers go into `<audit>_heads`). */
   audit: string;
+  /** Per-tenant rate limit state: the row every claim of a tenant locks, and its rows-per-second token bucket. */
+  tenantLimits: string;
   /** Unqualified base of index names. */
   prefix: string;
 }
@@ -22,7 +24,7 @@ export interface EngineTableNames {
 export function engineTableNames(dataSource: DataSource, prefix: string): EngineTableNames {
   const schema = dialectOf(dataSource) === 'postgres' ? (dataSource.options as { schema?: string }).schema : undefined;
   const path = (name: string) => (schema ? `${schema}.${name}` : name);
-  return { requests: path(`${prefix}requests`), vault: path(`${prefix}vault`), subjects: path(`${prefix}subject_states`), meta: path(`${prefix}meta`), audit: path(`${prefix}audit`), prefix };
+  return { requests: path(`${prefix}requests`), vault: path(`${prefix}vault`), subjects: path(`${prefix}subject_states`), meta: path(`${prefix}meta`), audit: path(`${prefix}audit`), tenantLimits: path(`${prefix}tenant_limits`), prefix };
 }
 
 export interface EnsureOptions {
@@ -51,9 +53,11 @@ export async function ensureEngineTables(dataSource: DataSource, names: EngineTa
     await runner.createTable(new Table({ name: names.meta, columns: [{ ...columns.key('name', 64), isPrimary: true }, { name: 'value', type: 'varchar', length: '64' }] }), true);
     if (version === 1) await migrateV1(dataSource, runner, names, columns, options);
     if (version >= 1 && version < 3) await migrateV2(runner, names, columns);
+    if (version >= 1 && version < 4) await migrateV3(runner, names);
     await runner.createTable(requestsTable(names, columns), true);
     await runner.createTable(vaultTable(dataSource, names, columns), true);
     await runner.createTable(subjectsTable(names.subjects, columns), true);
+    await runner.createTable(tenantLimitsTable(names.tenantLimits, columns), true);
     if (version < ENGINE_SCHEMA_VERSION) await writeVersion(dataSource, names);
   } finally {
     await runner.release();
@@ -116,8 +120,44 @@ function requestsTable(names: EngineTableNames, c: EngineColumns): Table {
       { name: 'body', type: c.longText },
       ...leaseColumns(c),
     ],
-    indices: [subjectIndex(names), activeIndex(names)],
+    indices: [subjectIndex(names), activeIndex(names), ...layout4Indices(names)],
   });
+}
+
+/**
+ * Layout 4: a tenant's running requests are counted on every claim under a rate limit, and other processes' event
+ * pollers read the requests changed since their last poll.
+ */
+function layout4Indices(names: EngineTableNames): TableIndex[] {
+  return [
+    new TableIndex({ name: `IDX_${names.prefix}requests_tenant`, columnNames: ['tenant_id', 'status'] }),
+    new TableIndex({ name: `IDX_${names.prefix}requests_updated`, columnNames: ['updated_at'] }),
+  ];
+}
+
+/**
+ * Layout 4: one row per tenant ('' stands for requests without one). A claim under `maxRunning` locks the row, so two
+ * workers cannot both count the tenant's running requests below the limit; `rowsPerSecond` is a token bucket in
+ * milli-tokens, refilled from `refilled_at` (epoch ms, wall clock).
+ */
+function tenantLimitsTable(name: string, c: EngineColumns): Table {
+  return new Table({
+    name,
+    columns: [
+      { ...c.key('tenant_key', 191), isPrimary: true },
+      { name: 'tokens_milli', type: 'bigint', default: 0 },
+      { name: 'refilled_at', type: 'bigint', default: 0 },
+    ],
+  });
+}
+
+/** Layout 3 → 4: the indexes above (the tenant limits table is created like every engine table). */
+async function migrateV3(runner: QueryRunner, names: EngineTableNames): Promise<void> {
+  const requests = await runner.getTable(names.requests);
+  if (!requests) return;
+  for (const index of layout4Indices(names)) {
+    if (!requests.indices.some((i) => i.name === index.name)) await runner.createIndex(names.requests, index);
+  }
 }
 
 function subjectIndex(names: EngineTableNames): TableIndex {

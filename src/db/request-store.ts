@@ -152,6 +152,33 @@ export class RequestStore {
     return rows.map((r: Record<string, unknown>) => this.fromRow(r));
   }
 
+  /** The oldest queued requests (offered to the queue again when a rate limit deferred them). */
+  async listQueued(limit: number): Promise<StoredRequest[]> {
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `SELECT * FROM ${this.table} WHERE ${this.q('status')} = 'queued' ORDER BY ${this.q('created_at')} LIMIT ${Math.trunc(limit)}`,
+    );
+    return rows.map((r) => this.fromRow(r));
+  }
+
+  /**
+   * Requests changed at or after `since` (the writer's clock, epoch ms), oldest change first, at most `limit`:
+   * what another process's event poller reads.
+   */
+  async listChangedSince(since: number, limit: number): Promise<StoredRequest[]> {
+    const params = new SqlParams(this.dialect);
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `SELECT * FROM ${this.table} WHERE ${this.q('updated_at')} >= ${params.add(since)} ORDER BY ${this.q('updated_at')}, ${this.q('id')} LIMIT ${Math.trunc(limit)}`,
+      params.values,
+    );
+    return rows.map((r) => this.fromRow(r));
+  }
+
+  /** The latest change time in the table (the event poller starts from there), or null when it is empty. */
+  async lastChange(): Promise<number | null> {
+    const [row] = await this.dataSource.query(`SELECT MAX(${this.q('updated_at')}) AS ${this.q('m')} FROM ${this.table}`);
+    return row?.m === null || row?.m === undefined ? null : Number(row.m);
+  }
+
   /** Running requests whose lease expired before `wallNow`: their worker died or stopped heartbeating. */
   async listExpiredLeases(wallNow: number): Promise<StoredRequest[]> {
     const params = new SqlParams(this.dialect);
@@ -229,14 +256,14 @@ export class RequestStore {
    * heartbeating). A running request under a live lease is refused, so no request runs twice at once.
    * `wallNow` is the wall clock (leases must not follow a host's test clock). Returns the claimed request or null.
    */
-  async claim(id: string, owner: string, wallNow: number, leaseMs: number, now: number): Promise<StoredRequest | null> {
+  async claim(id: string, owner: string, wallNow: number, leaseMs: number, now: number, executor: SqlExecutor = this.dataSource): Promise<StoredRequest | null> {
     const params = new SqlParams(this.dialect);
     const expires = this.q('lease_expires_at');
     const sql = `UPDATE ${this.table} SET ${this.q('status')} = 'running', ${this.q('lease_owner')} = ${params.add(owner)}, ${expires} = ${params.add(wallNow + leaseMs)},
       ${this.q('started_at')} = COALESCE(${this.q('started_at')}, ${params.add(now)}), ${this.q('updated_at')} = ${params.add(now)}
       WHERE ${this.q('id')} = ${params.add(id)} AND (${this.q('status')} = 'queued' OR (${this.q('status')} = 'running' AND (${expires} IS NULL OR ${expires} < ${params.add(wallNow)})))`;
-    if ((await countedUpdate(this.dataSource, sql, params.values)) === 0) return null;
-    const claimed = await this.get(id);
+    if ((await countedUpdate(executor, sql, params.values)) === 0) return null;
+    const claimed = await this.get(id, executor);
     return claimed?.leaseOwner === owner ? claimed : null;
   }
 

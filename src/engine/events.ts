@@ -23,6 +23,8 @@ export const ENGINE_EVENTS: readonly EngineEventName[] = ['queued', 'started', '
 /** A small typed emitter: a listener that throws or rejects is logged and never disturbs the request. */
 export class EngineEvents {
   private readonly listeners = new Map<EngineEventName, Set<EngineEventListener<never>>>();
+  /** Set by the cross-process poller: a change it or this process already announced is not announced again. */
+  filter?: (event: EngineEventName, request: PrivacyRequest) => boolean;
 
   constructor(private readonly logger: Logger) {}
 
@@ -38,6 +40,7 @@ export class EngineEvents {
   }
 
   emit<E extends EngineEventName>(event: E, payload: EngineEventMap[E]): void {
+    if (this.filter && !this.filter(event, payload.request)) return;
     for (const listener of this.listeners.get(event) ?? []) {
       const report = (error: unknown) =>
         this.logger.warn('privacy-engine event listener failed', { event, requestId: payload.request.id, error: error instanceof Error ? error.name : typeof error });

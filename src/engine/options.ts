@@ -21,6 +21,15 @@ const port = <T>(methods: string[]) =>
 
 const positiveInt = z.number().int().positive();
 
+/** One tenant's limits: requests running at once, rows processed per second (both across every worker). */
+export const tenantLimitSchema = z
+  .object({
+    maxRunning: z.number().int().min(1).max(100_000).optional(),
+    rowsPerSecond: z.number().positive().max(1_000_000_000).optional(),
+  })
+  .strict();
+export type TenantLimit = z.output<typeof tenantLimitSchema>;
+
 export const engineOptionsSchema = z
   .object({
     dataSource: z.custom<DataSource>((v) => typeof v === 'object' && v !== null && typeof (v as DataSource).query === 'function' && 'driver' in (v as object), {
@@ -63,6 +72,23 @@ export const engineOptionsSchema = z
       .object({ durationMs: z.number().int().min(100).max(3_600_000).default(30_000), heartbeatMs: positiveInt.optional() })
       .prefault({})
       .refine((l) => l.heartbeatMs === undefined || l.heartbeatMs < l.durationMs, { message: 'heartbeatMs must be shorter than durationMs', path: ['heartbeatMs'] }),
+    /**
+     * Per-tenant rate limits, enforced through the engine's tables so they hold across processes: defaults for every
+     * tenant, and `perTenant(tenantId)` to override them (undefined: the defaults). A request over its tenant's
+     * `maxRunning` stays queued and is offered again after about `retryMs`.
+     */
+    rateLimits: tenantLimitSchema
+      .extend({
+        perTenant: z.custom<(tenantId: string | null) => TenantLimit | undefined>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
+        retryMs: z.number().int().min(10).max(600_000).default(1000),
+      })
+      .strict()
+      .optional(),
+    /**
+     * Observes requests other processes run: every `pollMs` the engine reads the requests changed since its last poll
+     * and emits the same events for them (`engine.on`). Off unless given.
+     */
+    events: z.object({ pollMs: z.number().int().min(10).max(3_600_000) }).strict().optional(),
     tablePrefix: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,30}$/, 'letters, digits and underscores only').default('privacy_'),
     policy: z
       .object({

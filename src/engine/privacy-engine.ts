@@ -23,6 +23,8 @@ import type { StoragePort } from '../ports/storage.js';
 import { type PrivacyRequest, type Regulation, type RequestType, TERMINAL_STATUSES } from '../request.js';
 import { Vault } from '../vault/vault.js';
 import { type EngineEventListener, type EngineEventName, EngineEvents } from './events.js';
+import { RequestEventPoller } from './event-poller.js';
+import { TenantLimitStore } from '../db/tenant-limits.js';
 import { type Logger, consoleLogger } from './logger.js';
 import { type PrivacyEngineOptions, type ResolvedEngineOptions, engineOptionsSchema, parseInput } from './options.js';
 import { type Action, type Actor, type Authorize, actorSchema, assertAllowed, defaultAuthorize } from './policy.js';
@@ -69,6 +71,17 @@ export interface SystemAccess {
 }
 const SYSTEM_ACCESS: SystemAccess = Object.freeze({ system: true as const });
 const isSystem = (actor: unknown): actor is SystemAccess => typeof actor === 'object' && actor !== null && (actor as { system?: unknown }).system === true;
+
+/**
+ * The read calls need to know on whose behalf they read: an actor, or `engine.system` for host code. A missing one is
+ * refused before anything else, so a forgotten actor never reads every tenant's requests.
+ */
+function requireReader<T>(actor: T | undefined, call: string): T {
+  if (actor === undefined || actor === null) {
+    throw new ValidationError(`Missing actor: pass the actor reading on whose behalf, or engine.system for host-level code (${call})`, [{ path: 'actor', message: 'required' }]);
+  }
+  return actor;
+}
 
 /** A page cursor: where the last page ended, opaque to callers. */
 function encodeCursor(row: StoredRequest): string {
@@ -125,6 +138,7 @@ export class PrivacyEngine {
   private runner?: RequestRunner;
   private sweeper?: NodeJS.Timeout;
   private readonly events: EngineEvents;
+  private poller?: RequestEventPoller;
 
   constructor(options: PrivacyEngineOptions) {
     this.options = parseInput(engineOptionsSchema, options, 'PrivacyEngine options');
@@ -139,7 +153,8 @@ export class PrivacyEngine {
 
   /**
    * Listens to requests' lifecycle: `queued` in the process that asked, `started`, `progress` (after each batch),
-   * `completed`, `failed`, `cancelled` in the process that runs the work. Returns a function that removes the listener.
+   * `completed`, `failed`, `cancelled` in the process that runs the work, and, with the `events: { pollMs }` option,
+   * those of requests other processes run. Returns a function that removes the listener.
    */
   on<E extends EngineEventName>(event: E, listener: EngineEventListener<E>): () => void {
     return this.events.on(event, listener);
@@ -196,6 +211,7 @@ export class PrivacyEngine {
       lease: { durationMs: this.options.lease.durationMs, heartbeatMs: this.options.lease.heartbeatMs ?? Math.max(1, Math.floor(this.options.lease.durationMs / 3)) },
       requeue: (job) => this.queue.enqueue(job),
       events: this.events,
+      ...(this.options.rateLimits ? { limits: { options: this.options.rateLimits, store: new TenantLimitStore(dataSource, tables.tenantLimits, tables.requests) } } : {}),
       ...(this.options.notifier && this.options.notifyRecipients ? { notifications: { notifier: this.options.notifier, recipients: this.options.notifyRecipients } } : {}),
     });
     this.runner = runner;
@@ -204,6 +220,12 @@ export class PrivacyEngine {
       await this.queue.enqueue({ requestId: request.id, tenantId: request.tenantId });
     }
     this.startLeaseSweeper(this.store);
+    if (this.options.events) {
+      const poller = new RequestEventPoller(this.store, this.events, this.clock, this.logger, this.options.events.pollMs);
+      this.events.filter = (event, request) => poller.accept(event, request);
+      await poller.start();
+      this.poller = poller;
+    }
   }
 
   /**
@@ -216,6 +238,9 @@ export class PrivacyEngine {
       store.listExpiredLeases(Date.now()).then(
         async (stale) => {
           for (const request of stale) await this.queue.enqueue({ requestId: request.id, tenantId: request.tenantId });
+          // Requests a rate limit deferred wait in a timer of the process that refused them; should that process die,
+          // they are still offered (a queue ignores a job already waiting in it).
+          if (this.options.rateLimits) for (const request of await store.listQueued(100)) await this.queue.enqueue({ requestId: request.id, tenantId: request.tenantId });
         },
         (error: unknown) => this.logger.warn('expired lease sweep failed', { error: error instanceof Error ? error.name : typeof error }),
       ).catch((error: unknown) => this.logger.warn('expired lease sweep failed', { error: error instanceof Error ? error.name : typeof error }));
@@ -231,6 +256,9 @@ export class PrivacyEngine {
   async stop(options: { interrupt?: boolean } = {}): Promise<void> {
     const { interrupt } = parseInput(z.object({ interrupt: z.boolean().default(false) }), options, 'stop options');
     clearInterval(this.sweeper);
+    await this.poller?.stop();
+    this.poller = undefined;
+    this.events.filter = undefined;
     if (interrupt) this.runner?.interrupt();
     this.runner?.close();
     await this.queue.close();
@@ -490,27 +518,29 @@ export class PrivacyEngine {
   readonly system: SystemAccess = SYSTEM_ACCESS;
 
   /**
-   * Reads a request. With an actor, the actor must be allowed to read it ('read'); `engine.system` reads any.
-   * (Omitting the second argument still reads any request, as before; prefer saying `engine.system`.)
+   * Reads a request, for an actor allowed to read it ('read'), or for host code with `engine.system`. Without either
+   * it is a ValidationError: a read on nobody's behalf must say so.
    */
-  async getRequest(requestId: string, actor?: Actor | SystemAccess): Promise<PrivacyRequest> {
-    const stored = await this.loadRequest(requestId, isSystem(actor) ? undefined : actor, 'read');
+  async getRequest(requestId: string, actor: Actor | SystemAccess): Promise<PrivacyRequest> {
+    const reader = requireReader(actor, 'getRequest(requestId, actor)');
+    const stored = await this.loadRequest(requestId, isSystem(reader) ? undefined : reader, 'read');
     return toPublicRequest(stored, this.clock.now().getTime());
   }
 
   /** Lists requests, newest first (the first page of listRequestsPage). */
-  async listRequests(filter: RequestFilter = {}): Promise<PrivacyRequest[]> {
+  async listRequests(filter: RequestFilter): Promise<PrivacyRequest[]> {
     return (await this.listRequestsPage(filter)).requests;
   }
 
   /**
    * Lists requests, newest first, a page at a time (`limit`, default 100; pass `nextCursor` back as `cursor`), by
-   * subject, tenant, type, status, or `overdue` (open past their deadline). With `actor`, only the requests it may
-   * read, and only its own tenant's unless it names one.
+   * subject, tenant, type, status, or `overdue` (open past their deadline). `actor` is required: only the requests it
+   * may read are listed, and only its own tenant's unless it names one; `engine.system` lists every request.
    */
-  async listRequestsPage(filter: RequestFilter = {}): Promise<{ requests: PrivacyRequest[]; nextCursor?: string }> {
+  async listRequestsPage(filter: RequestFilter): Promise<{ requests: PrivacyRequest[]; nextCursor?: string }> {
+    requireReader((filter as { actor?: unknown } | undefined)?.actor, 'listRequests({ actor, ... })');
     const f = parseInput(requestFilterSchema, filter, 'request filter');
-    const actor = f.actor && !isSystem(f.actor) ? actorSchema.parse(f.actor) : undefined;
+    const actor = isSystem(f.actor) ? undefined : actorSchema.parse(f.actor);
     const limit = f.limit ?? 100;
     const now = this.clock.now().getTime();
     // One row more than the page: it says whether there is a next page.
@@ -546,8 +576,9 @@ export class PrivacyEngine {
     };
   }
 
-  /** Resolves when the request has finished (completed, failed or cancelled); with `actor`, authorized as 'read'. */
-  async waitForRequest(requestId: string, options?: { timeoutMs?: number; actor?: Actor | SystemAccess }): Promise<PrivacyRequest> {
+  /** Resolves when the request has finished (completed, failed or cancelled); `actor` is authorized as 'read' (or `engine.system`). */
+  async waitForRequest(requestId: string, options: { timeoutMs?: number; actor: Actor | SystemAccess }): Promise<PrivacyRequest> {
+    requireReader(options?.actor, 'waitForRequest(requestId, { actor })');
     const { timeoutMs, actor } = parseInput(waitSchema, options, 'wait options');
     const deadline = Date.now() + timeoutMs;
     for (;;) {

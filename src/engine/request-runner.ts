@@ -25,7 +25,8 @@ import { toPublicRequest } from '../db/request-store.js';
 import type { EngineEvents } from './events.js';
 import type { Logger } from './logger.js';
 import { isTransient } from './transient.js';
-import type { ResolvedEngineOptions } from './options.js';
+import { type ResolvedEngineOptions, type TenantLimit, tenantLimitSchema } from './options.js';
+import type { TenantLimitStore } from '../db/tenant-limits.js';
 import type { LocatedSubject, SubjectLocator } from './subject-locator.js';
 
 export const DAY = 24 * 60 * 60 * 1000;
@@ -54,6 +55,8 @@ export interface RequestRunnerDeps {
   /** Offers the job to the queue again after a delay (a request another worker holds, in case that worker dies). */
   requeue(job: QueueJob): Promise<void>;
   events: EngineEvents;
+  /** Per-tenant rate limits (the `rateLimits` option) and where they are kept. */
+  limits?: { options: NonNullable<ResolvedEngineOptions['rateLimits']>; store: TenantLimitStore };
   /** Tells the admins when an export or erasure ended; recipients come from the host. */
   notifications?: { notifier: NotifierPort; recipients(request: PrivacyRequest): string[] | Promise<string[]> };
 }
@@ -65,6 +68,11 @@ interface Claim {
   lost: boolean;
   /** The subject's display name, read before the work (an erasure removes it), for the admins' notification only. */
   displayName?: string;
+  /** The tenant's limits as they were when the request was claimed. */
+  limit: TenantLimit;
+  /** Rows the request has processed, as far as this worker saw, and how many of them the tenant's bucket was charged. */
+  rowsSeen: number;
+  rowsCharged: number;
 }
 
 /** Runs queued requests: claims each, dispatches it to its operation, and records how it ended. */
@@ -90,12 +98,19 @@ export class RequestRunner {
       return;
     }
     if (!current || TERMINAL_STATUSES.includes(current.status)) return;
-    const claim: Claim = { owner: randomUUID(), lost: false };
-    const running = await store.claim(job.requestId, claim.owner, Date.now(), lease.durationMs, now());
+    const limit = this.limitOf(current.tenantId);
+    const claim: Claim = { owner: randomUUID(), lost: false, limit, rowsSeen: 0, rowsCharged: 0 };
+    const running = await this.claim(current, claim);
+    if (running === 'limited') {
+      this.retryLater(job);
+      return;
+    }
     if (!running) {
       this.retryAfterLease(job);
       return;
     }
+    // An export starts its count again; an erasure resumes from its checkpoint's.
+    claim.rowsSeen = claim.rowsCharged = running.type === 'export' ? 0 : running.progressDone;
     // Leases use the wall clock: a host's test clock may stand still.
     const heartbeat = setInterval(() => {
       store.renewLease(running.id, claim.owner, Date.now(), lease.durationMs).then(
@@ -224,6 +239,81 @@ export class RequestRunner {
     if (latest && !latest.body.review.some((r) => r.item === item.item)) await store.update(ended.id, { body: { review: [...latest.body.review, item] } }, clock.now().getTime());
   }
 
+  /** The tenant's limits: the defaults, overridden by `perTenant` (validated: a bad answer keeps the defaults). */
+  private limitOf(tenantId: string | null): TenantLimit {
+    const options = this.deps.limits?.options;
+    if (!options) return {};
+    const defaults = { maxRunning: options.maxRunning, rowsPerSecond: options.rowsPerSecond };
+    if (!options.perTenant) return defaults;
+    let own: unknown;
+    try {
+      own = options.perTenant(tenantId);
+    } catch (error) {
+      this.deps.logger.warn('rateLimits.perTenant threw; the default limits apply', { error: error instanceof Error ? error.name : typeof error });
+      return defaults;
+    }
+    if (own === undefined) return defaults;
+    const parsed = tenantLimitSchema.safeParse(own);
+    if (!parsed.success) {
+      this.deps.logger.warn('rateLimits.perTenant returned invalid limits; the default limits apply', { issues: parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ') });
+      return defaults;
+    }
+    return { ...defaults, ...Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined)) };
+  }
+
+  /**
+   * Claims the request; under a `maxRunning` limit the claim runs inside the tenant's lock and is refused
+   * ('limited') while the tenant has as many requests running under live leases.
+   */
+  private async claim(current: StoredRequest, claim: Claim): Promise<StoredRequest | null | 'limited'> {
+    const { store, clock, lease, limits, logger } = this.deps;
+    if (!limits || claim.limit.maxRunning === undefined) return store.claim(current.id, claim.owner, Date.now(), lease.durationMs, clock.now().getTime());
+    try {
+      return await limits.store.claimWithin(current.id, current.tenantId, claim.limit.maxRunning, (tx, wallNow) =>
+        store.claim(current.id, claim.owner, wallNow, lease.durationMs, clock.now().getTime(), tx),
+      );
+    } catch (error) {
+      // A deadlock or busy database while taking the tenant's lock: the request stays queued and is offered again.
+      logger.warn('request claim under a rate limit failed; offered again later', { requestId: current.id, error: error instanceof Error ? error.name : typeof error });
+      return 'limited';
+    }
+  }
+
+  /** A request deferred by its tenant's limit: offered again after about `retryMs` (jittered, so tenants interleave). */
+  private retryLater(job: QueueJob): void {
+    const retryMs = this.deps.limits?.options.retryMs ?? 1000;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.deps.requeue(job).catch((error: unknown) => this.deps.logger.warn('request could not be queued again', { requestId: job.requestId, error: error instanceof Error ? error.name : typeof error }));
+    }, Math.round(retryMs * (0.5 + Math.random())));
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  /**
+   * Charges the tenant's rows-per-second bucket with the rows processed since the last charge, and waits until its
+   * debt is paid, in steps of at most half a second that each check for a cancel, a lost lease or a stop.
+   */
+  private async throttle(request: StoredRequest, claim: Claim): Promise<void> {
+    const rate = claim.limit.rowsPerSecond;
+    const limits = this.deps.limits;
+    if (!limits || rate === undefined) return;
+    const rows = claim.rowsSeen - claim.rowsCharged;
+    if (rows <= 0) return;
+    claim.rowsCharged = claim.rowsSeen;
+    let wait = await limits.store.take(request.tenantId, rows, rate);
+    while (wait > 0) {
+      const step = Math.min(wait, 500);
+      await new Promise((resolve) => setTimeout(resolve, step));
+      wait -= step;
+      if (this.interrupting) throw new Interrupted();
+      if (claim.lost) throw new LeaseLostError(request.id);
+      const latest = await this.deps.store.get(request.id);
+      if (latest?.leaseOwner !== claim.owner) throw new LeaseLostError(request.id);
+      if (latest?.status === 'cancelled') throw new CancelledError(`Request ${request.id} was cancelled`);
+    }
+  }
+
   /** Stops the timers of requests waiting for another worker's lease. */
   close(): void {
     for (const timer of this.timers) clearTimeout(timer);
@@ -310,6 +400,7 @@ export class RequestRunner {
       now: clock.now(),
       downloadExpiresAt: () => new Date(clock.now().getTime() + policy.downloadExpiryDays * DAY),
       onProgress: async (done, total) => {
+        claim.rowsSeen = Math.max(claim.rowsSeen, done);
         // Progress is persisted at most a few times a second: one UPDATE per batch would dominate small batches.
         const t = Date.now();
         if (done !== 0 && done !== total && t - lastWrite < 250) return;
@@ -318,7 +409,7 @@ export class RequestRunner {
         // Not thrown here (the archive may still be streaming after a failure): the next cancellation check stops it.
         if (!saved) claim.lost = true;
       },
-      checkCancelled: this.cancellationCheck(request.id, claim),
+      checkCancelled: this.cancellationCheck(request, claim),
       ...(this.deps.encryptArchive ? { encrypt: () => this.deps.encryptArchive!(request.id) } : {}),
     });
   }
@@ -360,13 +451,17 @@ export class RequestRunner {
       batchSize: policy.batchSize,
       recoveryWindowMs: policy.recoveryWindowDays * DAY,
       now: () => clock.now(),
-      checkCancelled: this.cancellationCheck(request.id, claim),
+      checkCancelled: this.cancellationCheck(request, claim),
       leaseOwner: claim.owner,
     };
   }
 
-  /** Reads the request's status between batches (one primary-key read each); throws once it was cancelled or taken over. */
-  private cancellationCheck(requestId: string, claim: Claim): () => Promise<void> {
+  /**
+   * Reads the request's status between batches (one primary-key read each); throws once it was cancelled or taken
+   * over. Under a rows-per-second limit it also waits for the tenant's bucket.
+   */
+  private cancellationCheck(request: StoredRequest, claim: Claim): () => Promise<void> {
+    const requestId = request.id;
     return async () => {
       if (this.interrupting) throw new Interrupted();
       if (claim.lost) throw new LeaseLostError(requestId);
@@ -374,6 +469,8 @@ export class RequestRunner {
       if (latest?.leaseOwner !== claim.owner) throw new LeaseLostError(requestId);
       if (latest?.status === 'cancelled') throw new CancelledError(`Request ${requestId} was cancelled`);
       this.deps.events.emit('progress', { request: toPublicRequest(latest, this.deps.clock.now().getTime()) });
+      claim.rowsSeen = Math.max(claim.rowsSeen, latest.progressDone);
+      await this.throttle(request, claim);
     };
   }
 }

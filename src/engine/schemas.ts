@@ -29,8 +29,7 @@ export const purgeInputSchema = requestRefSchema.extend({ force: z.boolean().def
 export const downloadLinkInputSchema = requestRefSchema.extend({ expiresInSeconds: z.number().int().min(1).max(366 * 24 * 3600).optional() });
 export const openDownloadInputSchema = z.object({ token: z.string().min(1).max(4096), actor: actorSchema });
 export const waitSchema = z
-  .object({ timeoutMs: z.number().int().positive().default(60_000), actor: z.union([actorSchema, z.object({ system: z.literal(true) }).strict()]).optional() })
-  .prefault({});
+  .object({ timeoutMs: z.number().int().positive().default(60_000), actor: z.union([actorSchema, z.object({ system: z.literal(true) }).strict()]) });
 export const requestFilterSchema = z.object({
   subjectId: subjectIdSchema.optional(),
   tenantId: keyStringSchema.optional(),
@@ -41,8 +40,8 @@ export const requestFilterSchema = z.object({
   overdue: z.boolean().optional(),
   /** The `nextCursor` of the previous page. */
   cursor: z.string().min(1).max(400).optional(),
-  /** Who is asking: only requests this actor may read are listed. */
-  actor: z.union([actorSchema, z.object({ system: z.literal(true) }).strict()]).optional(),
+  /** Who is asking: only requests this actor may read are listed; `engine.system` for host-level code. */
+  actor: z.union([actorSchema, z.object({ system: z.literal(true) }).strict()]),
 });
 
 export type ExportInput = z.input<typeof subjectRequestSchema>;

@@ -10,6 +10,8 @@ import { type OperationContext, addReview, providerContext, saveCheckpoint, tagS
 import { verifyErasure, type VerificationResult } from './verify.js';
 import { type SharedRows, flagSharedRows } from './shared-rows.js';
 import { inTransaction } from '../db/transaction.js';
+import { QueryFailedError } from 'typeorm';
+import { isTransient } from '../engine/transient.js';
 
 export type ErasureOperation = 'anonymize' | 'delete';
 
@@ -29,6 +31,8 @@ interface ErasureCheckpoint {
   counts: Record<string, EntityCount>;
   probed: boolean;
   providersDone: string[];
+  /** Providers whose call failed for good: flagged on the review list, the rest of the erasure went on. */
+  providersFailed?: Record<string, string>;
 }
 
 /** The proof of erasure: what was done, what was kept and why, and whether anything identifying remains. No PII. */
@@ -42,7 +46,9 @@ export interface ErasureReceipt {
   retained: Array<{ category: string; entity: string; rows: number; legalBasis: string; until: string | null; fields?: string[] }>;
   /** Rows reached only through shared links, kept as they are and flagged for review (see docs/data-map.md). */
   shared: SharedRows[];
-  providers: Array<{ name: string; category: string; status: 'done' | 'manual action required'; affected?: number }>;
+  providers: Array<{ name: string; category: string; status: 'done' | 'manual action required' | 'failed'; affected?: number; error?: string }>;
+  /** True when something was left for a person to do: the request's review list says what. */
+  needsReview?: boolean;
   verification: VerificationResult;
   recoveryDeadline: string;
   /** Earlier erasures of the subject still standing: what they wrote or hid was left alone, only what is new was erased. */
@@ -95,12 +101,15 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
 
   for (; cp.step < steps.length; cp.step++, cp.after = null) {
     const { entity, action } = steps[cp.step];
+    // After the database refused a batch, its rows are taken one at a time, so only the row it refuses is left out.
+    let isolate = 0;
     for (;;) {
       await ctx.checkCancelled();
+      const size = isolate > 0 ? 1 : ctx.batchSize;
       // The page is read, and locked, inside the batch's transaction: a host's edit either lands before the read
       // (and is erased and vaulted with the page) or waits for the commit; it is never overwritten from a stale copy.
       const batch = await inTransaction(dataSource, async (tx) => {
-        const rows = await readSubjectPage(dataSource, entity, subjectId, { batchSize: ctx.batchSize, after: cp.after, columns: columnsFor(steps[cp.step]), rendered: renderedFor(steps[cp.step]), lock: true }, tx);
+        const rows = await readSubjectPage(dataSource, entity, subjectId, { batchSize: size, after: cp.after, columns: columnsFor(steps[cp.step]), rendered: renderedFor(steps[cp.step]), lock: true }, tx);
         if (rows.length === 0) return null;
         const next = { ...cp, counts: { ...cp.counts }, after: primaryKeyOf(entity, rows[rows.length - 1]), seq: cp.seq + 1, done: cp.done + rows.length };
         const now = ctx.now();
@@ -131,11 +140,31 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
         return { next, read: rows.length };
       }).catch((error) => {
         ctx.vault.forget(request.id);
+        if (action === 'redact' && refusedByDatabase(error)) return { refused: error as QueryFailedError };
         throw tagStep({ step: action, entity: entity.name }, error);
       });
+      if (batch && 'refused' in batch) {
+        if (size > 1) {
+          isolate = size;
+          continue;
+        }
+        // This one row cannot take its redacted value (a constraint, a trigger): flagged, and the erasure moves past it.
+        // It keeps its values; the request completes with it on the review list and `needsReview` on its receipt.
+        const [row] = await withStep({ step: action, entity: entity.name }, () =>
+          readSubjectPage(dataSource, entity, subjectId, { batchSize: 1, after: cp.after, columns: columnsFor(steps[cp.step]), rendered: renderedFor(steps[cp.step]) }),
+        );
+        if (!row) throw tagStep({ step: action, entity: entity.name }, batch.refused);
+        const key = primaryKeyOf(entity, row);
+        addReview(review, { item: `${entity.name} ${key.length === 1 ? String(key[0]) : JSON.stringify(key)}`, reason: `could not be anonymized: the database refused the redacted value (${errorCode(batch.refused)})` });
+        Object.assign(cp, { after: key, done: cp.done + 1 });
+        await saveCheckpoint(ctx, dataSource, { ...cp }, { done: cp.done, total: Math.max(cp.total, cp.done) }, { review });
+        isolate--;
+        continue;
+      }
       if (!batch) break;
       Object.assign(cp, batch.next);
-      if (batch.read < ctx.batchSize) break;
+      if (isolate > 0) isolate--;
+      if (batch.read < size) break;
     }
   }
 
@@ -148,8 +177,22 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
       addReview(review, { item: `provider ${p.name}`, reason: `does not implement ${operation}: manual action required` });
       continue;
     }
-    if (!cp.providersDone.includes(p.name)) {
-      const result = await withStep({ step: operation, entity: `provider ${p.name}` }, async () => method.call(p.provider, subjectRef, providerContext(ctx, p.name, operation, request.id)));
+    if (cp.providersFailed?.[p.name]) {
+      providers.push({ name: p.name, category: p.category, status: 'failed', error: cp.providersFailed[p.name] });
+    } else if (!cp.providersDone.includes(p.name)) {
+      let result: Awaited<ReturnType<typeof method>>;
+      try {
+        result = await method.call(p.provider, subjectRef, providerContext(ctx, p.name, operation, request.id));
+      } catch (error) {
+        // A failure a retry could get past fails the attempt (and is retried); any other is this provider's alone.
+        if (isTransient(error)) throw tagStep({ step: operation, entity: `provider ${p.name}` }, error);
+        const code = errorCode(error);
+        cp.providersFailed = { ...cp.providersFailed, [p.name]: code };
+        addReview(review, { item: `provider ${p.name}`, reason: `${operation} failed (${code}): manual action required` });
+        await saveCheckpoint(ctx, dataSource, { ...cp }, {}, { review });
+        providers.push({ name: p.name, category: p.category, status: 'failed', error: code });
+        continue;
+      }
       cp.providersDone.push(p.name);
       await saveCheckpoint(ctx, dataSource, { ...cp });
       providers.push({ name: p.name, category: p.category, status: 'done', ...(result && typeof result.affected === 'number' ? { affected: result.affected } : {}) });
@@ -185,6 +228,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
       verification,
       recoveryDeadline: new Date(completedAt.getTime() + ctx.recoveryWindowMs).toISOString(),
       stackedOn: stack.earlier,
+      needsReview: review.length > 0,
     },
   };
 }
@@ -251,4 +295,15 @@ async function retainedReport(ctx: OperationContext, subjectId: unknown): Promis
     }
   }
   return out;
+}
+
+/** A statement the database refused for what it was asked to write (a constraint, a type, a trigger), not for load. */
+function refusedByDatabase(error: unknown): boolean {
+  return error instanceof QueryFailedError && !isTransient(error);
+}
+
+/** The driver's code or the error's class: never its message, which may echo the value refused. */
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code ?? (error as { driverError?: { code?: unknown } } | null)?.driverError?.code;
+  return typeof code === 'string' || typeof code === 'number' ? String(code) : error instanceof Error ? error.name : 'error';
 }

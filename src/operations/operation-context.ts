@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
+import { isTransient } from '../engine/transient.js';
 import { ConflictError, LeaseLostError, OperationError, type OperationStep, PrivacyEngineError, ValidationError } from '../errors.js';
 import type { ProviderContext } from '../metadata/declarations.js';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
@@ -56,12 +57,22 @@ export async function callProviders(
   method: 'restore' | 'purge',
   subject: { id: string | number; tenantId: string | null; requestId: string },
   review: ReviewItem[],
-): Promise<Array<{ name: string; status: 'done' | 'manual action required' }>> {
-  const results: Array<{ name: string; status: 'done' | 'manual action required' }> = [];
+): Promise<Array<{ name: string; status: 'done' | 'manual action required' | 'failed'; error?: string }>> {
+  const results: Array<{ name: string; status: 'done' | 'manual action required' | 'failed'; error?: string }> = [];
   for (const p of ctx.map.providers) {
     const fn = p.provider[method];
     if (typeof fn === 'function') {
-      await fn.call(p.provider, subject, providerContext(ctx, p.name, method, subject.requestId));
+      try {
+        await fn.call(p.provider, subject, providerContext(ctx, p.name, method, subject.requestId));
+      } catch (error) {
+        // One outside system failing for good is flagged; the others, and the rows, are still put back or purged.
+        if (isTransient(error)) throw error;
+        const code = (error as { code?: unknown } | null)?.code;
+        const reason = typeof code === 'string' || typeof code === 'number' ? String(code) : error instanceof Error ? error.name : 'error';
+        results.push({ name: p.name, status: 'failed', error: reason });
+        addReview(review, { item: `provider ${p.name}`, reason: `${method} failed (${reason}): manual action required` });
+        continue;
+      }
       results.push({ name: p.name, status: 'done' });
     } else {
       results.push({ name: p.name, status: 'manual action required' });

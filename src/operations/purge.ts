@@ -22,7 +22,7 @@ export interface PurgeOutcome {
   removed: Record<string, number>;
   /** Hidden rows other kept rows still reference: their personal columns emptied, left hidden instead of removed. */
   redactedInstead: Record<string, number>;
-  providers: Array<{ name: string; status: 'done' | 'manual action required' }>;
+  providers: Array<{ name: string; status: 'done' | 'manual action required' | 'failed'; error?: string }>;
 }
 
 interface PurgeCheckpoint {

@@ -16,7 +16,7 @@ export interface RestoreOutcome {
   sourceRequestId: string;
   partial: boolean;
   restored: Record<string, number>;
-  providers: Array<{ name: string; status: 'done' | 'manual action required' }>;
+  providers: Array<{ name: string; status: 'done' | 'manual action required' | 'failed'; error?: string }>;
 }
 
 /**

@@ -214,10 +214,10 @@ if (!existsSync(CHROMIUM)) {
       // A few more requests, so the table shows the kinds of rows admins see.
       for (const email of ['siobhan.oconnell@kestrel-analytics.ie', 'camille.dubois@cafelumiere.fr']) {
         const contact = await contactByEmail(email);
-        await crm.engine.waitForRequest((await crm.engine.export({ subjectId: contact.id, actor: { id: 'alice.martin', roles: ['admin'], tenantId: 'northwind' } })).id);
+        await crm.engine.waitForRequest((await crm.engine.export({ subjectId: contact.id, actor: { id: 'alice.martin', roles: ['admin'], tenantId: 'northwind' } })).id, { actor: crm.engine.system });
       }
       const liam = await contactByEmail('liam.byrne@kestrel-analytics.ie');
-      const deletion = await crm.engine.waitForRequest((await crm.engine.delete({ subjectId: liam.id, actor: { id: 'alice.martin', roles: ['admin'], tenantId: 'northwind' } })).id);
+      const deletion = await crm.engine.waitForRequest((await crm.engine.delete({ subjectId: liam.id, actor: { id: 'alice.martin', roles: ['admin'], tenantId: 'northwind' } })).id, { actor: crm.engine.system });
 
       await page.goto(`${base}/privacy/dashboard`);
       await rowOf(page, 'delete', 'Liam Byrne (deleted)').waitFor();

@@ -42,10 +42,10 @@ async function main(): Promise<void> {
   await engine.start(); // resumes whatever a dead worker left queued or running
   if (input.mode === 'anonymize') {
     const request = await engine.anonymize({ subjectId: input.subjectId, actor: { id: 'dpo', roles: ['admin'], tenantId: 'org-a' } });
-    await engine.waitForRequest(request.id, { timeoutMs: 120_000 });
+    await engine.waitForRequest(request.id, { actor: engine.system, timeoutMs: 120_000 });
   } else {
-    for (const request of await engine.listRequests({ status: 'running' })) await engine.waitForRequest(request.id, { timeoutMs: 120_000 });
-    for (const request of await engine.listRequests({ status: 'queued' })) await engine.waitForRequest(request.id, { timeoutMs: 120_000 });
+    for (const request of await engine.listRequests({ actor: engine.system, status: 'running' })) await engine.waitForRequest(request.id, { actor: engine.system, timeoutMs: 120_000 });
+    for (const request of await engine.listRequests({ actor: engine.system, status: 'queued' })) await engine.waitForRequest(request.id, { actor: engine.system, timeoutMs: 120_000 });
   }
   await engine.stop();
   await dataSource.destroy();

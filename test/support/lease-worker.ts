@@ -3,7 +3,8 @@
  * no request there is queued or running, and, when told to, kills itself with SIGKILL at its N-th SQL statement.
  *
  *   node --import tsx test/support/lease-worker.ts '<json>'
- *   json: { options: DataSourceOptions, secret, storageDir, batchSize, leaseMs, killAt?: number, bullmq?: { redisUrl, queueName, prefix } }
+ *   json: { options: DataSourceOptions, secret, storageDir, batchSize, leaseMs, killAt?: number, bullmq?: { redisUrl, queueName, prefix },
+ *           concurrency?: number, rateLimits?: { maxRunning?, rowsPerSecond?, retryMs?, perTenant?: { [tenant]: { maxRunning?, rowsPerSecond? } } } }
  */
 import 'reflect-metadata';
 import { DataSource, EntityManager } from 'typeorm';
@@ -35,7 +36,10 @@ async function main(): Promise<void> {
     queue: input.bullmq
       ? // A short lock: BullMQ re-delivers a killed worker's job soon; the engine's lease keeps it from running twice.
         createBullMqQueue({ ...input.bullmq, concurrency: 2, lockDurationMs: 2000, stalledIntervalMs: 1000 })
-      : createInProcessQueue({ concurrency: input.options.type === 'better-sqlite3' ? 1 : 2 }),
+      : createInProcessQueue({ concurrency: input.concurrency ?? (input.options.type === 'better-sqlite3' ? 1 : 2) }),
+    ...(input.rateLimits
+      ? { rateLimits: { ...input.rateLimits, perTenant: (tenantId: string | null) => (tenantId === null ? undefined : input.rateLimits.perTenant?.[tenantId]) } }
+      : {}),
     policy: { batchSize: input.batchSize },
     lease: { durationMs: input.leaseMs },
     logger: { info: () => undefined, warn: () => undefined, error: (message) => console.error(message) },
@@ -43,7 +47,7 @@ async function main(): Promise<void> {
   await engine.start(); // claims what is queued; offers running requests again once their lease could have expired
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const open = [...(await engine.listRequests({ status: 'queued' })), ...(await engine.listRequests({ status: 'running' }))];
+    const open = [...(await engine.listRequests({ actor: engine.system, status: 'queued' })), ...(await engine.listRequests({ actor: engine.system, status: 'running' }))];
     if (open.length === 0) break;
     if (Date.now() > deadline) throw new Error(`requests still open: ${open.map((r) => r.status).join(', ')}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
