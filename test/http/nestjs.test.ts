@@ -1,0 +1,241 @@
+import { Inject, Injectable, Module, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import { Column, type DataSource, type DataSourceOptions, DeleteDateColumn, Entity, Index, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { DataSubject, PersonalData, type PrivacyRequest, Redact, ValidationError, createMemoryStorage } from '../../src/index.js';
+import { createTypeOrmQueue } from '../../src/adapters/typeorm-queue.js';
+import { PRIVACY_MODULE_OPTIONS, PrivacyEngine, PrivacyModule, type PrivacyModuleOptions } from '../../src/http/nestjs.js';
+import { type TestDatabase, describeEachDatabase } from '../support/databases.js';
+import { createTestLogger } from '../support/test-logger.js';
+
+const admin = { id: 'dpo-1', roles: ['admin'], tenantId: 'org-a' };
+const SECRET = 'nestjs-module-secret-nestjs-module-secret-01';
+
+/** Counts the note redactions and lets a test act at a given one (to shut the app down mid-request). */
+const redaction = { calls: 0, onCall: undefined as ((calls: number) => void) | undefined };
+
+@Entity('nest_person')
+@DataSubject({ onErase: 'delete' })
+class Person {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column({ type: 'varchar', length: 64 }) organizationId!: string;
+  @Column({ type: 'varchar', length: 191 }) @Redact('email') email!: string;
+  @DeleteDateColumn() deletedAt?: Date | null;
+}
+
+@Entity('nest_note')
+@Index(['person', 'id'])
+@PersonalData({ category: 'notes', link: 'person', onErase: 'anonymize' })
+class Note {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column({ type: 'varchar', length: 200 })
+  @Redact(() => {
+    redaction.calls++;
+    redaction.onCall?.(redaction.calls);
+    return '[gone]';
+  })
+  body!: string;
+  @ManyToOne(() => Person, { nullable: false }) person!: Person;
+}
+
+const entities = [Person, Note];
+
+/** A host service that asks for the engine by its class, as application code does. */
+@Injectable()
+class ContactPrivacyService {
+  constructor(@Inject(PrivacyEngine) readonly engine: PrivacyEngine) {}
+}
+
+@Module({ providers: [ContactPrivacyService], exports: [ContactPrivacyService] })
+class ContactsModule {}
+
+const CONFIG = 'APP_CONFIG';
+@Module({ providers: [{ provide: CONFIG, useValue: { privacySecret: SECRET } }], exports: [CONFIG] })
+class ConfigModule {}
+
+const engineOptions = (extra: Partial<PrivacyModuleOptions> = {}): PrivacyModuleOptions => ({
+  subject: Person,
+  tenantColumn: 'organizationId',
+  secret: SECRET,
+  storage: createMemoryStorage(),
+  policy: { batchSize: 2 },
+  logger: createTestLogger(),
+  ...extra,
+});
+
+async function until(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describeEachDatabase(
+  'PrivacyModule (NestJS)',
+  (db: TestDatabase) => {
+    let connection: DataSourceOptions;
+    let ds: DataSource;
+    const apps: INestApplication[] = [];
+
+    beforeAll(async () => {
+      connection = (await db.createDatabase()).options;
+      ds = await db.createDataSource(entities);
+    });
+    beforeEach(() => Object.assign(redaction, { calls: 0, onCall: undefined }));
+    afterEach(async () => {
+      for (const app of apps.splice(0)) await app.close();
+    });
+    afterAll(async () => {
+      for (const app of apps.splice(0)) await app.close();
+    });
+
+    /** Compiles a module with the given imports and initializes it as an application (lifecycle hooks included). */
+    async function appWith(imports: NonNullable<Parameters<typeof Test.createTestingModule>[0]['imports']>, init = true): Promise<INestApplication> {
+      const moduleRef = await Test.createTestingModule({ imports }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      apps.push(app);
+      if (init) await app.init();
+      return app;
+    }
+
+    const typeOrm = (name?: string) => TypeOrmModule.forRoot({ ...connection, ...(name ? { name } : {}), entities, synchronize: true, retryAttempts: 0 } as never);
+
+    async function person(notes: number, source: DataSource = ds): Promise<Person> {
+      const p = await source.getRepository(Person).save({ organizationId: 'org-a', email: `p${Math.random().toString(36).slice(2)}@mail.example` });
+      await source.getRepository(Note).save(Array.from({ length: notes }, (_, i) => ({ body: `note ${i}`, person: p })));
+      return p;
+    }
+
+    it('forRoot takes the DataSource of TypeOrmModule.forRoot() and provides the started engine to any module by its class', async () => {
+      const app = await appWith([typeOrm(), PrivacyModule.forRoot(engineOptions()), ContactsModule]);
+      const service = app.get(ContactPrivacyService);
+      expect(service.engine).toBeInstanceOf(PrivacyEngine);
+      expect(service.engine).toBe(app.get(PrivacyEngine));
+      const source = app.get<DataSource>(getDataSourceToken());
+      const p = await person(3, source);
+      const request = await service.engine.export({ subjectId: p.id, actor: admin });
+      expect((await service.engine.waitForRequest(request.id, { timeoutMs: 30_000 })).status).toBe('completed');
+      // The engine's tables live in the DataSource Nest manages.
+      const [row] = await source.query(`SELECT COUNT(*) AS n FROM ${source.driver.escape('privacy_requests')}`);
+      expect(Number(row.n)).toBe(1);
+    });
+
+    it('forRootAsync builds the options from injected providers; the DataSource comes from @nestjs/typeorm', async () => {
+      const app = await appWith([
+        typeOrm(),
+        PrivacyModule.forRootAsync({
+          imports: [ConfigModule],
+          inject: [CONFIG],
+          useFactory: (config: { privacySecret: string }) => engineOptions({ secret: config.privacySecret }),
+        }),
+        ContactsModule,
+      ]);
+      const engine = app.get(ContactPrivacyService).engine;
+      expect(app.get(PRIVACY_MODULE_OPTIONS).secret).toBe(SECRET);
+      const p = await person(2, app.get<DataSource>(getDataSourceToken()));
+      const request = await engine.anonymize({ subjectId: p.id, actor: admin });
+      expect((await engine.waitForRequest(request.id, { timeoutMs: 30_000 })).status).toBe('completed');
+      expect(redaction.calls).toBe(2);
+    });
+
+    it('takes a named data source by its token, or a DataSource passed in the options', async () => {
+      const named = await appWith([typeOrm('crm'), PrivacyModule.forRoot({ ...engineOptions(), dataSourceToken: getDataSourceToken('crm') })]);
+      expect(named.get(PrivacyEngine).dataMap().entities.map((e) => e.name)).toEqual(expect.arrayContaining(['Person', 'Note']));
+
+      const passed = await appWith([PrivacyModule.forRootAsync({ useFactory: () => engineOptions({ dataSource: ds }) })]);
+      const engine = passed.get(PrivacyEngine);
+      const p = await person(1);
+      const request = await engine.export({ subjectId: p.id, actor: admin });
+      expect((await engine.waitForRequest(request.id, { timeoutMs: 30_000 })).status).toBe('completed');
+    });
+
+    it('refuses options it cannot run with: no DataSource anywhere, a weak secret, a bad factory', async () => {
+      await expect(appWith([PrivacyModule.forRoot(engineOptions())])).rejects.toMatchObject({ code: 'VALIDATION', issues: [{ path: 'dataSource', message: expect.any(String) }] });
+      await expect(appWith([PrivacyModule.forRoot(engineOptions({ dataSource: ds, secret: 'short' }))])).rejects.toBeInstanceOf(ValidationError);
+      expect(() => PrivacyModule.forRootAsync({ useFactory: 'nope' as never })).toThrow(ValidationError);
+      expect(() => PrivacyModule.forRoot({ ...engineOptions(), isGlobal: 'yes' as never })).toThrow(/isGlobal/);
+    });
+
+    it('starts the engine on application bootstrap, not before', async () => {
+      const app = await appWith([PrivacyModule.forRoot(engineOptions({ dataSource: ds }))], false);
+      const engine = app.get(PrivacyEngine);
+      expect(() => engine.dataMap()).toThrow();
+      await app.init();
+      expect(engine.dataMap().subject.entity).toBe('Person');
+    });
+
+    it('app.close() waits for a running erasure to finish before the application shuts down', async () => {
+      const app = await appWith([PrivacyModule.forRoot(engineOptions({ dataSource: ds }))]);
+      const engine = app.get(PrivacyEngine);
+      const p = await person(12);
+      let closing: Promise<void> | undefined;
+      let closed = false;
+      let completedBeforeClosed: boolean | undefined;
+      engine.on('completed', () => {
+        completedBeforeClosed = !closed;
+      });
+      redaction.onCall = (calls) => {
+        // 3 of 12 rows redacted: the request is mid-way when the application is asked to close.
+        if (calls === 3) closing = app.close().then(() => void (closed = true));
+      };
+      const request = await engine.anonymize({ subjectId: p.id, actor: admin });
+      await until(() => closing !== undefined);
+      await closing;
+      apps.splice(apps.indexOf(app), 1);
+      expect(completedBeforeClosed).toBe(true);
+      expect((await readRequest(request.id)).status).toBe('completed');
+      expect(redaction.calls).toBe(12);
+    });
+
+    it('with interruptOnShutdown, app.close() returns after the current batch; the next application resumes the request and finishes it, each row once', async () => {
+      const app = await appWith([PrivacyModule.forRoot(engineOptions({ dataSource: ds, interruptOnShutdown: true }))]);
+      const p = await person(12);
+      let closing: Promise<void> | undefined;
+      redaction.onCall = (calls) => {
+        if (calls === 3) closing = app.close();
+      };
+      const request = await app.get(PrivacyEngine).anonymize({ subjectId: p.id, actor: admin });
+      await until(() => closing !== undefined);
+      await closing;
+      apps.splice(apps.indexOf(app), 1);
+      redaction.onCall = undefined;
+      const handedBack = await readRequest(request.id);
+      expect(handedBack.status).toBe('running');
+      expect(handedBack.progress.done).toBeGreaterThan(0);
+      expect(handedBack.progress.done).toBeLessThan(handedBack.progress.total);
+
+      const next = await appWith([PrivacyModule.forRoot(engineOptions({ dataSource: ds }))]);
+      expect((await next.get(PrivacyEngine).waitForRequest(request.id, { timeoutMs: 60_000 })).status).toBe('completed');
+      expect(redaction.calls).toBe(12);
+      expect(await ds.getRepository(Note).count({ where: { person: { id: p.id }, body: '[gone]' } })).toBe(12);
+    });
+
+    it('worker: false submits requests without running them; a worker application runs them', async () => {
+      const queue = () => createTypeOrmQueue({ dataSource: ds, pollIntervalMs: 20 });
+      const api = await appWith([PrivacyModule.forRoot(engineOptions({ dataSource: ds, worker: false, queue: queue() }))]);
+      const p = await person(2);
+      const request = await api.get(PrivacyEngine).anonymize({ subjectId: p.id, actor: admin });
+      const jobs = await ds.query(`SELECT ${ds.driver.escape('status')} AS status FROM ${ds.driver.escape('privacy_jobs')} WHERE ${ds.driver.escape('request_id')} = '${request.id}'`);
+      expect(jobs).toEqual([{ status: 'waiting' }]);
+      expect(redaction.calls).toBe(0);
+
+      await appWith([PrivacyModule.forRoot(engineOptions({ dataSource: ds, queue: queue() }))]);
+      expect((await api.get(PrivacyEngine).waitForRequest(request.id, { timeoutMs: 30_000 })).status).toBe('completed');
+      expect(redaction.calls).toBe(2);
+    });
+
+    /** Reads a request through a fresh engine on the test's DataSource (the app's engine may be stopped). */
+    async function readRequest(id: string): Promise<PrivacyRequest> {
+      const reader = new PrivacyEngine({ ...engineOptions(), dataSource: ds, worker: false, queue: createTypeOrmQueue({ dataSource: ds }) });
+      await reader.start();
+      try {
+        return await reader.getRequest(id);
+      } finally {
+        await reader.stop();
+      }
+    }
+  },
+  { only: ['sqlite', 'postgres'] },
+);
