@@ -275,6 +275,17 @@ export class PrivacyEngine {
   }
 
   /**
+   * Finds one subject as `actor` may see it ('read'): its type, canonical id and tenant (what a confirmation names
+   * before an export or erasure). Another tenant's subject, or one that does not exist, is a NotFoundError.
+   */
+  async findSubject(input: { subjectId: string | number; actor: Actor; tenantId?: string }): Promise<{ type: string; id: string; tenantId: string | null }> {
+    const parsed = parseInput(subjectRequestSchema.omit({ regulation: true }).strict(), input, 'subject lookup');
+    const actor = actorSchema.parse(parsed.actor);
+    const located = await this.locateSubject(parsed.subjectId, parsed.tenantId ?? actor.tenantId, actor, 'read');
+    return { type: this.requireMap().subject.name, id: located.publicId, tenantId: located.tenantId };
+  }
+
+  /**
    * Asks for an export of everything held about one subject (GDPR Art. 15/20, CCPA right to know).
    * Returns the queued request at once; a second active export for the same subject is refused.
    */
