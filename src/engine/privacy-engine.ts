@@ -8,6 +8,7 @@ import { engineTableNames, ensureEngineTables } from '../db/engine-tables.js';
 import { type ActiveFamily, RequestStore, type StoredRequest, toPublicRequest } from '../db/request-store.js';
 import { SubjectStates } from '../db/subject-states.js';
 import { buildDataMap } from '../metadata/builder.js';
+import { type IndexSuggestions, indexMigration, missingIndexes, withoutIndexedWarnings } from '../db/index-suggestions.js';
 import { type DataMapJson, type ResolvedDataMap, dataMapToJson } from '../metadata/data-map.js';
 import type { CategoryDefinition, DataCategoryProvider, ProviderRegistration } from '../metadata/declarations.js';
 import type { RestoreParams } from '../operations/restore.js';
@@ -171,6 +172,7 @@ export class PrivacyEngine {
       providers: this.extraProviders,
       redaction: { hmacKey },
     });
+    this.map.warnings = await withoutIndexedWarnings(dataSource, this.map);
     for (const warning of this.map.warnings) this.logger.warn(warning.message, { code: warning.code, suggestion: warning.suggestion });
     const tables = engineTableNames(dataSource, this.options.tablePrefix);
     const locator = new SubjectLocator(dataSource, this.map);
@@ -246,6 +248,17 @@ export class PrivacyEngine {
     if (this.starting) throw new ConflictError('registerProvider() must be called before start()');
     parseInput(z.string().min(1).max(128), name, 'provider name');
     this.extraProviders.push({ name, category, provider });
+  }
+
+  /**
+   * The (link column, primary key) indexes neither the entities nor the database have yet: each with its DDL for this
+   * database, and one TypeORM migration adding them all, for tables whose classes you do not own (docs/data-map.md).
+   */
+  async suggestIndexes(options: { migrationName?: string } = {}): Promise<IndexSuggestions> {
+    const schema = z.object({ migrationName: z.string().max(200).regex(/^[A-Za-z_$][\w$]*$/, 'a class name').optional() }).strict();
+    const parsed = parseInput(schema, options, 'suggestIndexes options');
+    const indexes = await missingIndexes(this.options.dataSource, this.requireMap());
+    return { indexes, migration: indexMigration(indexes, parsed.migrationName) };
   }
 
   /** The resolved data map as plain JSON: entities, fields, categories, links, redaction strategies, warnings. */

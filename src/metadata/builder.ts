@@ -9,9 +9,19 @@ import type {
   EntityTarget,
   PersonalDataOptions,
   ProviderRegistration,
+  SoftDeleteOptions,
 } from './declarations.js';
 import type { ForeignKeyMetadata } from 'typeorm/metadata/ForeignKeyMetadata.js';
-import { type DataMapWarning, type ResolvedCategory, type ResolvedDataMap, type ResolvedEntity, type ResolvedField, type ResolvedProvider, erasableLinks } from './data-map.js';
+import {
+  type DataMapWarning,
+  type ResolvedCategory,
+  type ResolvedDataMap,
+  type ResolvedEntity,
+  type ResolvedField,
+  type ResolvedProvider,
+  type ResolvedSoftDelete,
+  erasableLinks,
+} from './data-map.js';
 import { resolveLink } from './links.js';
 import { getRegistry } from './registry.js';
 import { quoteTablePath, sqlOf } from '../db/dialect.js';
@@ -58,7 +68,7 @@ export function buildDataMap(options: BuildOptions): ResolvedDataMap {
   }
 
   const subject: ResolvedDataMap['subject'] = {
-    ...resolveEntity(options, subjectMetadata, { category: subjectCategory, link: [], onErase: subjectOptions.onErase ?? 'anonymize', exclude: subjectOptions.exclude }, true),
+    ...resolveEntity(options, subjectMetadata, { category: subjectCategory, link: [], onErase: subjectOptions.onErase ?? 'anonymize', exclude: subjectOptions.exclude, softDelete: subjectOptions.softDelete }, true),
     tenantColumn,
     displayName: subjectOptions.displayName,
   };
@@ -151,6 +161,12 @@ function resolveEntity(
       if (problems.length > 0) {
         throw new MetadataError(`${metadata.name}.${name}: ${problems.join('; ')}`, { entity: metadata.name, field: name });
       }
+      if (column.generatedType || column.asExpression) {
+        throw new MetadataError(`${metadata.name}.${name}: a generated column cannot be redacted (the database computes it); redact the columns it is computed from`, {
+          entity: metadata.name,
+          field: name,
+        });
+      }
       if (column.isPrimary || column.relationMetadata || (isSubject && column.propertyPath === options.tenantColumn)) {
         throw new MetadataError(`${metadata.name}.${name}: keys, foreign keys and the tenant column cannot be redacted (they hold the row's structure, not personal data)`, {
           entity: metadata.name,
@@ -166,6 +182,8 @@ function resolveEntity(
     }
     return field;
   });
+  markKeptFields(metadata, declared, fields);
+  const softDelete = resolveSoftDelete(options, metadata, declared.softDelete, fields, isSubject);
 
   return {
     name: metadata.name,
@@ -178,8 +196,61 @@ function resolveEntity(
     fields,
     links: resolvedLinks,
     shared,
-    deleteDateColumn: metadata.deleteDateColumn,
+    deleteDateColumn: softDelete?.column,
+    softDelete,
   };
+}
+
+/** `retention.fields`: the fields a retained entity keeps under its basis; its other @Redact fields are redacted. */
+function markKeptFields(metadata: EntityMetadata, declared: Omit<PersonalDataOptions, 'category'>, fields: ResolvedField[]): void {
+  const names = declared.retention?.fields;
+  if (names === undefined) return;
+  if (declared.onErase !== 'retain') {
+    throw new MetadataError(`${metadata.name}: retention.fields applies to onErase 'retain' only`, { entity: metadata.name });
+  }
+  if (!Array.isArray(names) || names.length === 0) {
+    throw new MetadataError(`${metadata.name}: retention.fields must list at least one field (leave it out to keep whole rows)`, { entity: metadata.name });
+  }
+  for (const name of names) {
+    const column = typeof name === 'string' ? findColumn(metadata, name) : undefined;
+    if (!column) throw new MetadataError(`${metadata.name}.${String(name)}: retention.fields names a property that is not a column`, { entity: metadata.name, field: String(name) });
+    fields.find((f) => f.column === column)!.kept = true;
+  }
+}
+
+/**
+ * The column that hides rows: TypeORM's @DeleteDateColumn, or the one declared with `softDelete` (a plain
+ * `deletedAt` timestamp, an `isDeleted` flag). A declaration that could not hide and unhide a row exactly is refused.
+ */
+function resolveSoftDelete(
+  options: BuildOptions,
+  metadata: EntityMetadata,
+  spec: string | SoftDeleteOptions | undefined,
+  fields: ResolvedField[],
+  isSubject: boolean,
+): ResolvedSoftDelete | undefined {
+  const typeorm = metadata.deleteDateColumn;
+  if (spec === undefined) return typeorm ? { column: typeorm, hidden: 'now', live: null, declared: false } : undefined;
+  const declared: SoftDeleteOptions = typeof spec === 'string' ? { column: spec } : spec;
+  const fail = (why: string, field = String(declared?.column)) => new MetadataError(`${metadata.name}.${field}: softDelete ${why}`, { entity: metadata.name, field });
+  if (!declared || typeof declared.column !== 'string') throw fail("needs a column: softDelete: 'deletedAt' or { column, value }", 'softDelete');
+  const column = findColumn(metadata, declared.column);
+  if (!column) throw fail('names a property that is not a column');
+  if (typeorm && typeorm !== column) throw fail(`names another column than the @DeleteDateColumn ${typeorm.propertyPath}; leave softDelete out`);
+  if (column.isPrimary || column.relationMetadata || column.generatedType || column.asExpression || (isSubject && column.propertyPath === options.tenantColumn)) {
+    throw fail('cannot be a key, a foreign key, a generated column or the tenant column');
+  }
+  const field = fields.find((f) => f.column === column)!;
+  if (field.redaction) throw fail('names a column that carries @Redact; a column cannot both hide rows and be redacted');
+  const hidden = declared.value ?? 'now';
+  const live = declared.live !== undefined ? declared.live : hidden === true ? false : null;
+  const scalar = (v: unknown) => ['boolean', 'number', 'string'].includes(typeof v);
+  if (!scalar(hidden)) throw fail("value must be 'now', a boolean, a number or a string");
+  if (live !== null && !scalar(live)) throw fail('live must be null, a boolean, a number or a string');
+  if (hidden === 'now' && field.facts.kind !== 'date') throw fail(`value 'now' needs a date or timestamp column (${column.propertyPath} is ${field.facts.kind}); give the value that hides a row`);
+  if (hidden === live) throw fail('value and live must differ');
+  if (live === null && !column.isNullable) throw fail('names a NOT NULL column: a visible row cannot hold NULL; give live (the value of a visible row)');
+  return { column, hidden, live, declared: true };
 }
 
 function resolveProviders(registrations: ProviderRegistration[], categories: CategoryCollector): ResolvedProvider[] {
@@ -262,7 +333,7 @@ function keysetIndexWarnings(dataSource: DataSource, entities: ResolvedEntity[])
       warnings.push({
         code: 'MISSING_KEYSET_INDEX',
         entity: entity.name,
-        message: `${entity.name}: no index on (${wanted.join(', ')}); reading a subject with many rows pages slowly without it`,
+        message: `${entity.name}: no index on (${wanted.join(', ')}); reading a subject with many rows pages slowly without it (engine.suggestIndexes() gives a migration)`,
         suggestion: `CREATE INDEX ${q(`IDX_${table}_${column.databaseName}_keyset`)} ON ${quoteTablePath(dataSource, entity.metadata.tablePath)} (${wanted.map(q).join(', ')})`,
       });
     }
@@ -323,8 +394,8 @@ function erasedThrough(child: ResolvedEntity, fk: ForeignKeyMetadata, parent: Re
 
 /**
  * Rows that erasure removes cannot go while rows that stay still point at them. Said at start-up rather than
- * mid-request: without a @DeleteDateColumn the delete request would fail; with one, purge cannot remove the
- * hidden rows and empties their personal columns instead (they stay, hidden).
+ * mid-request: without a soft-delete column the delete request would fail half-way, so it is refused; with one,
+ * purge cannot remove the hidden rows and empties their personal columns instead (they stay, hidden).
  */
 function removalWarnings(dataSource: DataSource, entities: ResolvedEntity[]): DataMapWarning[] {
   const warnings: DataMapWarning[] = [];
@@ -338,12 +409,18 @@ function removalWarnings(dataSource: DataSource, entities: ResolvedEntity[]): Da
       if (keeper && erasedThrough(keeper, fk, removed)) continue;
       const relation = owner.relations.find((r) => r.isOwning && r.foreignKeys.includes(fk));
       const by = `${owner.name}.${relation?.propertyPath ?? fk.columnNames.join(', ')} (${keeper ? `onErase '${keeper.onErase}'` : 'not in the data map'})`;
+      if (!removed.deleteDateColumn) {
+        // The DELETE would fail mid-request, after the children before it were erased: refused before any request runs.
+        throw new MetadataError(
+          `${removed.name}: delete removes its rows, but ${by} still points at them, so a delete request would fail half-way; ` +
+            `give ${removed.name} a @DeleteDateColumn or declare softDelete (a column that hides its rows), or erase the rows that point at it first`,
+          { entity: removed.name },
+        );
+      }
       warnings.push({
         code: 'REMOVAL_BLOCKED',
         entity: removed.name,
-        message: removed.deleteDateColumn
-          ? `${removed.name}: purge removes its hidden rows, but ${by} may still point at them; such rows stay hidden with their personal columns emptied instead`
-          : `${removed.name}: delete removes its rows, but ${by} still points at them; add a @DeleteDateColumn to ${removed.name} so it is hidden instead`,
+        message: `${removed.name}: purge removes its hidden rows, but ${by} may still point at them; such rows stay hidden with their personal columns emptied instead`,
       });
     }
   }

@@ -9,6 +9,7 @@ import type {
   RedactOptions,
   RedactStrategyName,
   RetentionRule,
+  SoftDeleteValue,
 } from './declarations.js';
 import type { ResolvedLink } from './links.js';
 
@@ -25,6 +26,19 @@ export interface ResolvedField {
     identifying: boolean;
     apply: Redactor;
   };
+  /** On a retained entity that keeps only some fields: this one is kept under the retention basis, never redacted. */
+  kept?: boolean;
+}
+
+/** How rows of an entity are hidden: TypeORM's @DeleteDateColumn, or a column the host declared with `softDelete`. */
+export interface ResolvedSoftDelete {
+  column: ColumnMetadata;
+  /** What hides a row: the time of the erasure, or a fixed value. */
+  hidden: 'now' | SoftDeleteValue;
+  /** What a visible row holds. */
+  live: SoftDeleteValue | null;
+  /** Declared with `softDelete` (false: TypeORM's @DeleteDateColumn). */
+  declared: boolean;
 }
 
 export interface ResolvedEntity {
@@ -40,7 +54,9 @@ export interface ResolvedEntity {
   links: ResolvedLink[];
   /** What erasure does to rows reached only through shared links: keep them and flag them for review, or erase them too. */
   shared: 'review' | 'erase';
+  /** The column that hides rows: `softDelete.column` (kept under this name for the code that reads it). */
   deleteDateColumn?: ColumnMetadata;
+  softDelete?: ResolvedSoftDelete;
 }
 
 /** The links whose rows an erasure may change: the exclusive ones, and the shared ones when the host opted in. */
@@ -57,6 +73,11 @@ export function withErasableLinks(entity: ResolvedEntity): ResolvedEntity | null
   const links = erasableLinks(entity);
   if (links.length === 0) return null;
   return links.length === entity.links.length ? entity : { ...entity, links };
+}
+
+/** Names of the fields a retained entity keeps under its basis (empty when it keeps whole rows). */
+export function keptFieldNames(entity: ResolvedEntity): string[] {
+  return entity.fields.filter((f) => f.kept).map((f) => f.name);
 }
 
 /** The links only flagged for review by an erasure (empty when the host opted in to erasing shared rows). */
@@ -102,7 +123,7 @@ export interface DataMapJson {
     table: string;
     category: string;
     onErase: EraseAction;
-    retention: { basis: string } | null;
+    retention: { basis: string; fields?: string[] } | null;
     softDelete: string | null;
     primaryKey: string[];
     links: Array<{ kind: 'relation' | 'polymorphic'; path: string; through: string[]; sharing: 'exclusive' | 'shared' }>;
@@ -130,7 +151,7 @@ export function dataMapToJson(map: ResolvedDataMap): DataMapJson {
       table: e.metadata.tablePath,
       category: e.category,
       onErase: e.onErase,
-      retention: e.retention ? { basis: e.retention.basis } : null,
+      retention: e.retention ? { basis: e.retention.basis, ...(e.retention.fields ? { fields: keptFieldNames(e) } : {}) } : null,
       softDelete: e.deleteDateColumn?.databaseName ?? null,
       primaryKey: e.primaryKey.map((c) => c.databaseName),
       links: e.links.map((l) => ({ kind: l.kind, path: l.description, through: l.through, sharing: l.sharing })),
