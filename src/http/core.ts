@@ -18,7 +18,7 @@ import { CSRF_COOKIE, CSRF_HEADER, csrfCookie, csrfMatches, newCsrfToken, parseC
 import { CsrfError, MethodNotAllowedError, UnauthenticatedError, asEngineError, errorResponse } from './errors.js';
 import { type PrivacyHttpResponse, jsonResponse, redirectResponse } from './responses.js';
 import { type NamedRequest, ROUTES, type RouteContext, type RouteDefinition } from './routes.js';
-import { noQuery } from './schemas.js';
+import { noQuery, parseHttpInput } from './schemas.js';
 
 export type { PrivacyHttpResponse } from './responses.js';
 export type { NamedRequest, RouteAccess, RouteDefinition } from './routes.js';
@@ -258,9 +258,8 @@ export function createPrivacyHttpHandler<TReq = unknown>(engine: PrivacyEngine, 
     if (method === 'POST') assertCsrf(request, cookies);
 
     const rawParams = decodeParams(hit.params!);
-    const params: Record<string, string> = {};
-    for (const [name, schema] of Object.entries(route.params ?? {})) params[name] = parseInput(schema, rawParams[name], `path parameter ${name}`);
-    const query = route.access === 'public' ? {} : parseInput(route.query ?? noQuery, queryRecord(request.query), 'query');
+    const params = parseHttpInput(z.object(route.params ?? {}), rawParams, 'path') as Record<string, string>;
+    const query = route.access === 'public' ? {} : parseHttpInput(route.query ?? noQuery, queryRecord(request.query), 'query');
     let body: unknown;
     if (route.body) {
       const raw = await readJsonBody(
@@ -268,7 +267,7 @@ export function createPrivacyHttpHandler<TReq = unknown>(engine: PrivacyEngine, 
         { contentType: headerOf(request.headers, 'content-type'), contentLength: headerOf(request.headers, 'content-length') },
         opts.maxBodyBytes,
       );
-      body = parseInput(route.body, raw, 'request body');
+      body = parseHttpInput(route.body, raw, 'request body');
     }
 
     let issued: { token: string; setCookie?: string } | undefined;
