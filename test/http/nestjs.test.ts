@@ -1,13 +1,29 @@
-import { Inject, Injectable, Module, type INestApplication } from '@nestjs/common';
+import { type CanActivate, Controller, type ExecutionContext, Inject, Injectable, Module, Post, Body, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import request from 'supertest';
 import { Column, type DataSource, type DataSourceOptions, DeleteDateColumn, Entity, Index, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { DataSubject, PersonalData, type PrivacyRequest, Redact, ValidationError, createMemoryStorage } from '../../src/index.js';
 import { createTypeOrmQueue } from '../../src/adapters/typeorm-queue.js';
-import { PRIVACY_MODULE_OPTIONS, PrivacyEngine, PrivacyModule, type PrivacyModuleOptions } from '../../src/http/nestjs.js';
+import { PRIVACY_MODULE_OPTIONS, PrivacyEngine, PrivacyModule, type PrivacyModuleEngineOptions } from '../../src/http/nestjs.js';
 import { type TestDatabase, describeEachDatabase } from '../support/databases.js';
 import { createTestLogger } from '../support/test-logger.js';
+import { describeEndpointCases } from './endpoint-cases.js';
+import { isCleanErrorBody } from './http-client.js';
+
+// The shared HTTP contract (every endpoint, status and error body), run against the module's controller exactly as
+// test/http/express.test.ts runs it against the Express router.
+describeEndpointCases(
+  'HTTP endpoints through PrivacyModule (NestJS 11 on Express)',
+  async (engine, options, mountPath) => {
+    const moduleRef = await Test.createTestingModule({ imports: [PrivacyModule.forRoot({ engine, http: { path: mountPath, ...options } })] }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    return { target: app.getHttpServer(), close: () => app.close() };
+  },
+  { only: ['sqlite', 'postgres'] },
+);
 
 const admin = { id: 'dpo-1', roles: ['admin'], tenantId: 'org-a' };
 const SECRET = 'nestjs-module-secret-nestjs-module-secret-01';
@@ -54,7 +70,8 @@ const CONFIG = 'APP_CONFIG';
 @Module({ providers: [{ provide: CONFIG, useValue: { privacySecret: SECRET } }], exports: [CONFIG] })
 class ConfigModule {}
 
-const engineOptions = (extra: Partial<PrivacyModuleOptions> = {}): PrivacyModuleOptions => ({
+type EngineOptions = Omit<PrivacyModuleEngineOptions, 'http'>;
+const engineOptions = (extra: Partial<EngineOptions> = {}): EngineOptions => ({
   subject: Person,
   tenantColumn: 'organizationId',
   secret: SECRET,
@@ -224,6 +241,86 @@ describeEachDatabase(
       await appWith([PrivacyModule.forRoot(engineOptions({ dataSource: ds, queue: queue() }))]);
       expect((await api.get(PrivacyEngine).waitForRequest(request.id, { timeoutMs: 30_000 })).status).toBe('completed');
       expect(redaction.calls).toBe(2);
+    });
+
+    it('serves the endpoints under http.path, below a global prefix, with the actor from request.user as a guard sets it', async () => {
+      /** Stands for Passport's AuthGuard: sets request.user from the bearer token, or refuses. */
+      @Injectable()
+      class BearerGuard implements CanActivate {
+        canActivate(context: ExecutionContext): boolean {
+          const req = context.switchToHttp().getRequest<{ headers: Record<string, string>; user?: unknown }>();
+          if (req.headers.authorization !== 'Bearer dpo') return false;
+          // Extra fields (an email) must not reach the actor; a numeric id becomes a string.
+          req.user = { id: 7, roles: ['admin'], tenantId: 'org-a', email: 'dpo@example.com' };
+          return true;
+        }
+      }
+      const moduleRef = await Test.createTestingModule({ imports: [PrivacyModule.forRoot({ ...engineOptions({ dataSource: ds }), http: { path: 'privacy', guards: [BearerGuard] } })] }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      apps.push(app);
+      app.setGlobalPrefix('api');
+      await app.init();
+      const server = app.getHttpServer();
+
+      const session = await request(server).get('/api/privacy/session').set('Authorization', 'Bearer dpo');
+      expect(session.status).toBe(200);
+      expect(session.body.actor).toEqual({ id: '7', roles: ['admin'], tenantId: 'org-a' });
+      expect(session.headers['set-cookie'][0]).toMatch(/^privacy_csrf=[^;]+; Path=\/api\/privacy; SameSite=Strict$/);
+      expect((await request(server).get('/api/privacy/session')).status).toBe(403); // the guard's refusal, Nest's own answer
+
+      const p = await person(1);
+      const accepted = await request(server).post(`/api/privacy/subjects/${p.id}/export`).set('Authorization', 'Bearer dpo').send({});
+      expect(accepted.status).toBe(202);
+      expect(accepted.body.request).toMatchObject({ type: 'export', requestedBy: '7' });
+      await app.get(PrivacyEngine).waitForRequest(accepted.body.request.id, { timeoutMs: 30_000 });
+    });
+
+    it('without a user on the request, the endpoints answer 401 with the contract body; getActor from the factory wins over request.user', async () => {
+      const anonymous = await appWith([PrivacyModule.forRoot({ ...engineOptions({ dataSource: ds }), http: { path: 'privacy' } })]);
+      const refused = await request(anonymous.getHttpServer()).get('/privacy/requests');
+      expect(refused.status).toBe(401);
+      expect(refused.body.error.code).toBe('UNAUTHENTICATED');
+      expect(isCleanErrorBody(refused.body)).toBe(true);
+
+      const fromFactory = await appWith([
+        PrivacyModule.forRootAsync({
+          http: { path: 'dsr' },
+          useFactory: () => ({ ...engineOptions({ dataSource: ds }), http: { getActor: () => ({ id: 'from-factory', roles: ['admin'], tenantId: 'org-a' }), csrf: false } }),
+        }),
+      ]);
+      const session = await request(fromFactory.getHttpServer()).get('/dsr/session');
+      expect(session.status).toBe(200);
+      expect(session.body.actor.id).toBe('from-factory');
+      const dashboard = await request(fromFactory.getHttpServer()).get('/dsr/dashboard');
+      expect(dashboard.status).toBe(200);
+      expect(dashboard.headers['content-type']).toMatch(/^text\/html/);
+    });
+
+    it("leaves the host's own routes as Nest made them: JSON bodies parsed, Nest's errors", async () => {
+      @Controller('notes')
+      class NotesController {
+        @Post()
+        create(@Body() body: { text?: string }): { received: string | undefined } {
+          return { received: body?.text };
+        }
+      }
+      @Module({ controllers: [NotesController] })
+      class NotesModule {}
+      const app = await appWith([PrivacyModule.forRoot({ ...engineOptions({ dataSource: ds }), http: { path: 'privacy', getActor: () => ({ id: 'dpo', roles: ['admin'], tenantId: 'org-a' }) } }), NotesModule]);
+      const server = app.getHttpServer();
+      expect((await request(server).post('/notes').send({ text: 'hello' })).body).toEqual({ received: 'hello' });
+      const malformed = await request(server).post('/notes').set('Content-Type', 'application/json').send('{"text":');
+      expect(malformed.status).toBe(400);
+      expect(malformed.body.statusCode).toBe(400); // Nest's error shape, not the privacy routes'
+      const ours = await request(server).post('/privacy/subjects/1/export').set('Content-Type', 'application/json').set('Authorization', 'Bearer x').send('{"regulation":');
+      expect(ours.status).toBe(400);
+      expect(ours.body.error).toMatchObject({ code: 'VALIDATION', issues: [{ path: '(body)' }] });
+    });
+
+    it('refuses http options it cannot serve: a path with a pattern, a guard that is not one, an unknown option', async () => {
+      expect(() => PrivacyModule.forRoot({ ...engineOptions({ dataSource: ds }), http: { path: 'privacy/:id' } })).toThrow(/http\.path/);
+      expect(() => PrivacyModule.forRoot({ ...engineOptions({ dataSource: ds }), http: { path: 'privacy', guards: [42 as never] } })).toThrow(/guards/);
+      await expect(appWith([PrivacyModule.forRoot({ ...engineOptions({ dataSource: ds }), http: { path: 'privacy', colour: 'blue' } as never })])).rejects.toThrow(/colour/);
     });
 
     /** Reads a request through a fresh engine on the test's DataSource (the app's engine may be stopped). */
