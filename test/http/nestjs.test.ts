@@ -1,16 +1,20 @@
 import { type CanActivate, Controller, type ExecutionContext, Inject, Injectable, Module, Post, Body, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import express from 'express';
+import fc from 'fast-check';
 import request from 'supertest';
 import { Column, type DataSource, type DataSourceOptions, DeleteDateColumn, Entity, Index, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { DataSubject, PersonalData, type PrivacyRequest, Redact, ValidationError, createMemoryStorage } from '../../src/index.js';
 import { createTypeOrmQueue } from '../../src/adapters/typeorm-queue.js';
+import { createPrivacyRouter } from '../../src/http/express.js';
+import { type PrivacyHttpOptions, privacyRoutes } from '../../src/http/index.js';
 import { PRIVACY_MODULE_OPTIONS, PrivacyEngine, PrivacyModule, type PrivacyModuleEngineOptions } from '../../src/http/nestjs.js';
 import { type TestDatabase, describeEachDatabase } from '../support/databases.js';
 import { createTestLogger } from '../support/test-logger.js';
 import { describeEndpointCases } from './endpoint-cases.js';
-import { isCleanErrorBody } from './http-client.js';
+import { isCleanErrorBody, listen, rawRequest } from './http-client.js';
 
 // The shared HTTP contract (every endpoint, status and error body), run against the module's controller exactly as
 // test/http/express.test.ts runs it against the Express router.
@@ -335,4 +339,84 @@ describeEachDatabase(
     }
   },
   { only: ['sqlite', 'postgres'] },
+);
+
+// The same requests to the Express router and to the module's controller, on one engine: whatever the path (bad
+// percent-encoding, dot segments, empty segments, long runs), query, body or content type, both answer alike.
+// Bodies never pass validation, so nothing is created and the two apps see the same state.
+const segment = fc.oneof(
+  fc.constantFrom('', '.', '..', '%', '%zz', '%E0%A4%A', '%00', '%2F', '%2e%2e', 'requests', 'subjects', 'me', 'export', 'download', 'dashboard', 'app.js', 'session', 'audit', '1', '-1'),
+  fc.string({ maxLength: 20 }).map(encodeURIComponent),
+  fc.uuid(),
+);
+const anyMethod = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS');
+/** A real route (mostly with its own method, its parameters fuzzed: a subject id that exists, sometimes), or any path. */
+const target = fc.oneof(
+  fc.constantFrom(...privacyRoutes).chain((route) =>
+    fc.record({
+      method: fc.oneof({ weight: 4, arbitrary: fc.constant<string>(route.method) }, { weight: 1, arbitrary: anyMethod }),
+      path: fc
+        .tuple(...route.path.split('/').slice(1).map((part) => (part.startsWith(':') ? fc.oneof(fc.constant('1'), segment) : fc.constant(part))))
+        .map((parts) => `/${parts.join('/')}`),
+    }),
+  ),
+  fc.record({ method: anyMethod, path: fc.array(segment, { minLength: 0, maxLength: 5 }).map((parts) => `/${parts.join('/')}`) }),
+);
+const fuzzed = fc.record({
+  target,
+  query: fc.constantFrom('', '?', '?limit=%', '?status=queued', '?status=done', '?a[b]=c', '?status=queued&status=failed', '?format=csv'),
+  body: fc.constantFrom<Array<string | Buffer | undefined>>(undefined, '{', '{"unknown":1}', '[]', 'regulation=gdpr', Buffer.from([0x7b, 0xff, 0x7d]), `{"reason":"${'x'.repeat(120 * 1024)}"}`),
+  contentType: fc.constantFrom(undefined, 'application/json', 'application/json; charset=latin1', 'text/plain', 'application/x-www-form-urlencoded'),
+});
+
+describeEachDatabase(
+  'PrivacyModule answers as the Express router does (differential fuzz)',
+  (db) => {
+    let engine: PrivacyEngine;
+    let viaExpress: Awaited<ReturnType<typeof listen>>;
+    let viaNest: Awaited<ReturnType<typeof listen>>;
+    beforeAll(async () => {
+      const dataSource = await db.createDataSource(entities);
+      const p = await dataSource.getRepository(Person).save({ organizationId: 'org-a', email: 'fuzz@mail.example' });
+      await dataSource.getRepository(Note).save({ body: 'note', person: p });
+      engine = new PrivacyEngine({ ...engineOptions(), dataSource });
+      await engine.start();
+      const options: PrivacyHttpOptions<{ headers: Record<string, string | string[] | undefined> }> = {
+        getActor: (req) => (req.headers.authorization === 'Bearer dpo' ? admin : undefined),
+        csrf: false,
+      };
+      const app = express();
+      app.use('/privacy', createPrivacyRouter(engine, options));
+      viaExpress = await listen(app);
+      const moduleRef = await Test.createTestingModule({ imports: [PrivacyModule.forRoot({ engine, http: { path: 'privacy', ...options } })] }).compile();
+      const nest = moduleRef.createNestApplication({ logger: false });
+      await nest.init();
+      viaNest = await listen(nest.getHttpServer(), () => nest.close());
+    });
+    afterAll(async () => {
+      await viaExpress?.close();
+      await viaNest?.close();
+      await engine?.stop();
+    });
+
+    it('the same status, error code and content type for every fuzzed request', async () => {
+      const seen = new Set<number>();
+      await fc.assert(
+        fc.asyncProperty(fuzzed, async ({ target: { method, path }, query, body, contentType }) => {
+          const headers: Record<string, string> = { Authorization: 'Bearer dpo' };
+          if (contentType !== undefined) headers['Content-Type'] = contentType;
+          const input = { method, path: `/privacy${path}${query}`, headers, chunks: body === undefined ? [] : [body] };
+          const [expected, actual] = [await rawRequest(viaExpress.url, input), await rawRequest(viaNest.url, input)];
+          const shape = (r: typeof expected) => ({ status: r.status, code: r.json?.error?.code, type: String(r.headers['content-type']).split(';')[0] });
+          expect(shape(actual)).toEqual(shape(expected));
+          if (actual.status >= 400) expect(isCleanErrorBody(actual.json)).toBe(true);
+          seen.add(actual.status);
+        }),
+        { numRuns: 150 },
+      );
+      // The runs reached past routing into validation, not only 404s.
+      expect([...seen]).toEqual(expect.arrayContaining([200, 400, 404, 405]));
+    });
+  },
+  { only: ['sqlite'] },
 );
