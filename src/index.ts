@@ -36,6 +36,7 @@ export type {
 } from './metadata/declarations.js';
 export type { DataMapJson, DataMapWarning } from './metadata/data-map.js';
 export type { IndexSuggestion, IndexSuggestions } from './db/index-suggestions.js';
+export type { TenantOf } from './metadata/tenant.js';
 
 export {
   PrivacyEngineError,

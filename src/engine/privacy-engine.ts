@@ -169,6 +169,7 @@ export class PrivacyEngine {
       dataSource,
       subject: this.options.subject,
       tenantColumn: this.options.tenantColumn,
+      tenantOf: this.options.tenantOf,
       providers: this.extraProviders,
       redaction: { hmacKey },
     });
@@ -275,7 +276,7 @@ export class PrivacyEngine {
     if (!dataSource.isInitialized) await dataSource.initialize();
     const map =
       this.map ??
-      buildDataMap({ dataSource, subject: this.options.subject, tenantColumn: this.options.tenantColumn, providers: this.extraProviders, redaction: { hmacKey: await this.keys.deriveKey('hmac-redaction') } });
+      buildDataMap({ dataSource, subject: this.options.subject, tenantColumn: this.options.tenantColumn, tenantOf: this.options.tenantOf, providers: this.extraProviders, redaction: { hmacKey: await this.keys.deriveKey('hmac-redaction') } });
     return checkCoverage(dataSource, map, input);
   }
 

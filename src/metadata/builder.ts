@@ -7,6 +7,7 @@ import type {
   CategoryFacts,
   DataCategoryProvider,
   EntityTarget,
+  PersonalDataDeclaration,
   PersonalDataOptions,
   ProviderRegistration,
   SoftDeleteOptions,
@@ -23,13 +24,19 @@ import {
   erasableLinks,
 } from './data-map.js';
 import { resolveLink } from './links.js';
+import { type TenantOf, resolveTenant } from './tenant.js';
+import { isCredentialColumn, credentialReset } from './credentials.js';
+import { type SingleTableScope, declaredFor, singleTableScope } from './inheritance.js';
 import { getRegistry } from './registry.js';
 import { quoteTablePath, sqlOf } from '../db/dialect.js';
 
 export interface BuildOptions {
   dataSource: DataSource;
   subject: EntityTarget;
+  /** A column of the subject, or a path through its relations to a column ('channels.code'). */
   tenantColumn?: string;
+  /** The subject's tenants computed by the host, instead of tenantColumn. */
+  tenantOf?: TenantOf;
   /** Providers registered on the engine, besides decorated provider classes. */
   providers: ProviderRegistration[];
   redaction: RedactorDeps;
@@ -56,29 +63,27 @@ export function buildDataMap(options: BuildOptions): ResolvedDataMap {
   const subjectOptions = Object.assign({}, ...subjectDeclarations.map((d) => d.options));
   const subjectCategory = categories.declare(subjectOptions.category ?? 'profile', subjectMetadata.name);
 
-  let tenantColumn: ColumnMetadata | undefined;
-  if (options.tenantColumn) {
-    tenantColumn = findColumn(subjectMetadata, options.tenantColumn);
-    if (!tenantColumn) {
-      throw new MetadataError(`${subjectMetadata.name}: tenantColumn '${options.tenantColumn}' is not a column of the subject`, {
-        entity: subjectMetadata.name,
-        field: options.tenantColumn,
-      });
-    }
-  }
+  const tenant = resolveTenant(dataSource, subjectMetadata, options.tenantColumn, options.tenantOf);
+  const tenantColumn: ColumnMetadata | undefined = tenant?.kind === 'column' ? tenant.column : undefined;
 
   const subject: ResolvedDataMap['subject'] = {
-    ...resolveEntity(options, subjectMetadata, { category: subjectCategory, link: [], onErase: subjectOptions.onErase ?? 'anonymize', exclude: subjectOptions.exclude, softDelete: subjectOptions.softDelete }, true),
+    ...resolveEntity(options, subjectMetadata, { category: subjectCategory, link: [], onErase: subjectOptions.onErase ?? 'anonymize', exclude: subjectOptions.exclude, include: subjectOptions.include, softDelete: subjectOptions.softDelete }, true),
     tenantColumn,
+    ...(tenant ? { tenant } : {}),
     displayName: subjectOptions.displayName,
   };
   categories.use(subjectCategory, subjectMetadata.name);
 
   const entities: ResolvedEntity[] = [subject];
+  // Mapped first, resolved second: a single-table parent needs to know which of its subtypes are mapped apart.
+  const mapped = new Map<EntityMetadata, PersonalDataDeclaration[]>();
   for (const metadata of dataSource.entityMetadatas) {
     if (metadata.target === subjectMetadata.target || metadata.isJunction) continue;
-    const declarations = registry.personalData.filter((d) => matches(d.target, metadata));
-    if (declarations.length === 0) continue;
+    const declarations = registry.personalData.filter((d) => declaredFor(d.target, metadata, matches));
+    if (declarations.length > 0) mapped.set(metadata, declarations);
+  }
+  const mappedSet = new Set(mapped.keys());
+  for (const [metadata, declarations] of mapped) {
     const distinct = new Set(declarations.map((d) => d.options));
     if (distinct.size > 1) {
       throw new MetadataError(`${metadata.name}: @PersonalData is declared ${distinct.size} times; declare it once`, { entity: metadata.name });
@@ -86,12 +91,12 @@ export function buildDataMap(options: BuildOptions): ResolvedDataMap {
     const declared = declarations[0].options;
     const category = categories.declare(declared.category, metadata.name);
     categories.use(category, metadata.name);
-    entities.push(resolveEntity(options, metadata, { ...declared, category }, false, subjectMetadata));
+    entities.push(resolveEntity(options, metadata, { ...declared, category }, false, subjectMetadata, singleTableScope(dataSource, metadata, mappedSet)));
   }
 
   for (const redaction of registry.redactions) {
     const owner = dataSource.entityMetadatas.find((m) => matches(redaction.target, m));
-    if (owner && !entities.some((e) => e.metadata === owner)) {
+    if (owner && !entities.some((e) => e.metadata === owner || e.inheritance?.covered.includes(owner))) {
       throw new MetadataError(
         `${owner.name}.${redaction.property}: @Redact is used on an entity that is neither the data subject nor marked @PersonalData`,
         { entity: owner.name, field: redaction.property },
@@ -110,8 +115,11 @@ function resolveEntity(
   declared: Omit<PersonalDataOptions, 'category'> & { category: string },
   isSubject: boolean,
   subjectMetadata?: EntityMetadata,
+  scope: SingleTableScope = { covered: [] },
 ): ResolvedEntity {
   const { dataSource } = options;
+  // Declarations on subtypes whose rows this entity covers (a single-table parent) apply to it too.
+  const declaredOn = (target: EntityTarget) => matches(target, metadata) || scope.covered.some((m) => matches(target, m));
   const onErase = declared.onErase ?? 'anonymize';
   if (!['anonymize', 'delete', 'retain'].includes(onErase)) {
     throw new MetadataError(`${metadata.name}: onErase must be 'anonymize', 'delete' or 'retain'`, { entity: metadata.name });
@@ -136,13 +144,24 @@ function resolveEntity(
       throw new MetadataError(`${metadata.name}.${name}: 'exclude' names a property that is not a column`, { entity: metadata.name, field: name });
     }
   }
-  for (const { property } of getRegistry().exclusions.filter((e) => matches(e.target, metadata))) {
+  for (const { property } of [...getRegistry().exclusions.filter((e) => declaredOn(e.target)), ...embeddedDeclarations(metadata, getRegistry().exclusions)]) {
     if (!findColumn(metadata, property)) {
       throw new MetadataError(`${metadata.name}.${property}: @NotExported is on a property that is not a column`, { entity: metadata.name, field: property });
     }
     exclude.add(property);
   }
-  const redactions = getRegistry().redactions.filter((r) => matches(r.target, metadata));
+  const include = new Set(declared.include ?? []);
+  for (const name of include) {
+    const column = findColumn(metadata, name);
+    if (!column) {
+      throw new MetadataError(`${metadata.name}.${name}: 'include' names a property that is not a column`, { entity: metadata.name, field: name });
+    }
+    if ([...exclude].some((n) => findColumn(metadata, n) === column)) {
+      throw new MetadataError(`${metadata.name}.${name}: the column is both excluded from and included in exports; keep one`, { entity: metadata.name, field: name });
+    }
+  }
+  const notPersonal = getRegistry().notPersonal.filter((n) => n.property !== undefined && declaredOn(n.target));
+  const redactions = [...getRegistry().redactions.filter((r) => declaredOn(r.target)), ...embeddedDeclarations(metadata, getRegistry().redactions)];
   for (const r of redactions) {
     if (!findColumn(metadata, r.property)) {
       throw new MetadataError(`${metadata.name}.${r.property}: @Redact is on a property that is not a column`, { entity: metadata.name, field: r.property });
@@ -154,8 +173,18 @@ function resolveEntity(
     const facts = columnFacts(dataSource, metadata, column);
     // Property paths and database names both name a column: resolve each declaration to its column.
     const excluded = [...exclude].some((n) => findColumn(metadata, n) === column);
-    const field: ResolvedField = { name, column, facts, exported: !excluded };
-    const rule = redactions.filter((r) => findColumn(metadata, r.property) === column).at(-1);
+    const included = [...include].some((n) => findColumn(metadata, n) === column);
+    // A column marked @NotPersonal is never taken for a credential, whatever its name.
+    const credential =
+      !notPersonal.some((n) => findColumn(metadata, n.property!) === column) &&
+      !(isSubject && options.tenantColumn !== undefined && findColumn(metadata, options.tenantColumn) === column) &&
+      isCredentialColumn(column, facts);
+    // Hidden columns (select: false) and credentials leave the system only when the data map names them.
+    const hidden = column.isSelect === false || credential;
+    const field: ResolvedField = { name, column, facts, exported: !excluded && (included || !hidden), ...(credential ? { credential: true } : {}) };
+    const declaredRule = redactions.filter((r) => findColumn(metadata, r.property) === column).at(-1);
+    const reset = !declaredRule && credential ? credentialReset(facts, String(dataSource.driver.normalizeType(column)).toLowerCase()) : undefined;
+    const rule = declaredRule ?? (reset ? { ...reset, options: { identifying: false } } : undefined);
     if (rule) {
       const problems = checkRedactRule(rule.strategy, rule.options, facts);
       if (problems.length > 0) {
@@ -198,6 +227,7 @@ function resolveEntity(
     shared,
     deleteDateColumn: softDelete?.column,
     softDelete,
+    ...(scope.filter || scope.covered.length ? { inheritance: scope } : {}),
   };
 }
 
@@ -326,7 +356,9 @@ function keysetIndexWarnings(dataSource: DataSource, entities: ResolvedEntity[])
       const column = link.directColumn;
       if (!column) continue;
       const wanted = [column, ...pk].map((c) => c.databaseName);
-      const covered = entity.metadata.indices.some((index) => wanted.every((name, i) => index.columns[i]?.databaseName === name));
+      // A single-table child lists only its own indices; the table's are spread over the hierarchy.
+      const indices = dataSource.entityMetadatas.filter((m) => m.tablePath === entity.metadata.tablePath).flatMap((m) => m.indices);
+      const covered = indices.some((index) => wanted.every((name, i) => index.columns[i]?.databaseName === name));
       if (covered) continue;
       const table = entity.metadata.tableName;
       const { q } = sqlOf(dataSource);
@@ -427,9 +459,27 @@ function removalWarnings(dataSource: DataSource, entities: ResolvedEntity[]): Da
   return warnings;
 }
 
+/**
+ * Declarations on a property of an embedded class (`@Column(() => CustomFields) customFields` with `@Redact` on
+ * `CustomFields.nickname`), as declarations on the entity's property path (`customFields.nickname`).
+ */
+function embeddedDeclarations<D extends { target: EntityTarget; property: string }>(metadata: EntityMetadata, declarations: readonly D[]): D[] {
+  const out: D[] = [];
+  for (const embedded of metadata.allEmbeddeds) {
+    const type = embedded.type;
+    if (typeof type !== 'function') continue;
+    for (const d of declarations) {
+      if (typeof d.target === 'function' && (d.target === type || type.prototype instanceof d.target)) out.push({ ...d, property: `${embedded.propertyPath}.${d.property}` });
+    }
+  }
+  return out;
+}
+
 export function matches(target: EntityTarget, metadata: EntityMetadata): boolean {
   if (typeof target === 'string') return target === metadata.name || target === metadata.targetName;
-  return metadata.inheritanceTree.includes(target) || metadata.target === target;
+  if (metadata.target === target) return true;
+  // The class or one of its ancestors. Not inheritanceTree: a single-table root lists its children there too.
+  return typeof metadata.target === 'function' && metadata.target.prototype instanceof target;
 }
 
 function targetName(target: EntityTarget): string {

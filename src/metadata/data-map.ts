@@ -12,6 +12,8 @@ import type {
   SoftDeleteValue,
 } from './declarations.js';
 import type { ResolvedLink } from './links.js';
+import type { SingleTableScope } from './inheritance.js';
+import type { ResolvedTenant } from './tenant.js';
 
 /** A column of a mapped entity, with its redaction rule when it has one. */
 export interface ResolvedField {
@@ -20,6 +22,8 @@ export interface ResolvedField {
   column: ColumnMetadata;
   facts: ColumnFacts;
   exported: boolean;
+  /** Named like a login secret (src/metadata/credentials.ts): kept out of exports, reset by erasure unless @Redact says otherwise. */
+  credential?: true;
   redaction?: {
     strategy: RedactStrategyName | RedactFunction;
     options: RedactOptions;
@@ -57,6 +61,8 @@ export interface ResolvedEntity {
   /** The column that hides rows: `softDelete.column` (kept under this name for the code that reads it). */
   deleteDateColumn?: ColumnMetadata;
   softDelete?: ResolvedSoftDelete;
+  /** A class of a single-table hierarchy: the subtypes it covers, and which discriminator values are its rows. */
+  inheritance?: SingleTableScope;
 }
 
 /** The links whose rows an erasure may change: the exclusive ones, and the shared ones when the host opted in. */
@@ -98,7 +104,8 @@ export interface ResolvedCategory extends CategoryFacts {
 }
 
 export interface ResolvedDataMap {
-  subject: ResolvedEntity & { tenantColumn?: ColumnMetadata; displayName?: (row: any) => string };
+  /** `tenantColumn` is set when the tenant is a column of the subject itself; `tenant` says how it is found in every case. */
+  subject: ResolvedEntity & { tenantColumn?: ColumnMetadata; tenant?: ResolvedTenant; displayName?: (row: any) => string };
   /** Every mapped entity, the subject first. */
   entities: ResolvedEntity[];
   categories: ResolvedCategory[];
@@ -116,7 +123,15 @@ export interface DataMapWarning {
 
 /** engine.dataMap(): the resolved map as plain JSON, safe to print or store. */
 export interface DataMapJson {
-  subject: { entity: string; table: string; primaryKey: string[]; tenantColumn: string | null; category: string };
+  /** `tenantColumn`: the subject's own tenant column; `tenant`: how the tenant is found (a column, a relation path, or `tenantOf()`). */
+  subject: {
+    entity: string;
+    table: string;
+    primaryKey: string[];
+    tenantColumn: string | null;
+    tenant: { kind: 'column' | 'relation' | 'function'; path: string; through: string[] } | null;
+    category: string;
+  };
   categories: Array<CategoryFacts & { name: string; entities: string[]; providers: string[] }>;
   entities: Array<{
     name: string;
@@ -129,7 +144,10 @@ export interface DataMapJson {
     links: Array<{ kind: 'relation' | 'polymorphic'; path: string; through: string[]; sharing: 'exclusive' | 'shared' }>;
     /** Rows reached only through shared links: 'review' keeps them and flags them, 'erase' erases them. */
     shared: 'review' | 'erase';
-    fields: Array<{ name: string; column: string; kind: string; exported: boolean; redact: string | null; identifying: boolean }>;
+    /** A class of a single-table hierarchy: its rows are those whose discriminator is in `values` (or, for the root, not in them). */
+    discriminator: { column: string; values: string[]; except: boolean } | null;
+    /** `credential`: named like a login secret; not exported unless included, reset by erasure unless @Redact says otherwise. */
+    fields: Array<{ name: string; column: string; kind: string; exported: boolean; redact: string | null; identifying: boolean; credential: boolean }>;
   }>;
   providers: Array<{ name: string; category: string; capabilities: string[] }>;
   warnings: DataMapWarning[];
@@ -143,6 +161,7 @@ export function dataMapToJson(map: ResolvedDataMap): DataMapJson {
       table: subject.metadata.tablePath,
       primaryKey: subject.primaryKey.map((c) => c.databaseName),
       tenantColumn: subject.tenantColumn?.databaseName ?? null,
+      tenant: subject.tenant ? { kind: subject.tenant.kind, path: subject.tenant.description, through: subject.tenant.kind === 'relation' ? [...subject.tenant.through] : [] } : null,
       category: subject.category,
     },
     categories: map.categories.map((c) => ({ ...c, entities: [...c.entities], providers: [...c.providers] })),
@@ -156,6 +175,9 @@ export function dataMapToJson(map: ResolvedDataMap): DataMapJson {
       primaryKey: e.primaryKey.map((c) => c.databaseName),
       links: e.links.map((l) => ({ kind: l.kind, path: l.description, through: l.through, sharing: l.sharing })),
       shared: e.shared,
+      discriminator: e.inheritance?.filter
+        ? { column: e.inheritance.filter.column.databaseName, values: [...e.inheritance.filter.values], except: e.inheritance.filter.except }
+        : null,
       fields: e.fields.map((f) => ({
         name: f.name,
         column: f.column.databaseName,
@@ -163,6 +185,7 @@ export function dataMapToJson(map: ResolvedDataMap): DataMapJson {
         exported: f.exported,
         redact: f.redaction ? (typeof f.redaction.strategy === 'function' ? 'custom' : f.redaction.strategy) : null,
         identifying: f.redaction?.identifying ?? false,
+        credential: f.credential === true,
       })),
     })),
     providers: map.providers.map((p) => ({

@@ -77,6 +77,8 @@ export interface DataSubjectOptions<T = any> {
   exclude?: string[];
   /** A column that hides the subject's row when it has no @DeleteDateColumn: a column name (a timestamp), or its options. */
   softDelete?: string | SoftDeleteOptions;
+  /** Hidden columns (`select: false`) and credential-like ones exported anyway; see docs/data-map.md. */
+  include?: string[];
 }
 
 export interface PersonalDataOptions<T = any> {
@@ -91,6 +93,8 @@ export interface PersonalDataOptions<T = any> {
   exclude?: string[];
   /** A column that hides rows when the entity has no @DeleteDateColumn: a column name (a timestamp), or its options. */
   softDelete?: string | SoftDeleteOptions;
+  /** Hidden columns (`select: false`) and credential-like ones exported anyway; see docs/data-map.md. */
+  include?: string[];
   /**
    * Rows reached only through a shared link (one crossing a one-to-many or many-to-many hop: a ticket the person
    * is only CC'd on) may hold other people's data. 'review' (default): erasure keeps them and lists them for

@@ -240,6 +240,7 @@ export const ERROR_CASES: ErrorCase[] = [
   { title: 'a subject id that is not an integer', who: 'admin', method: 'POST', path: () => '/subjects/abc/export', body: {}, status: 400, code: 'VALIDATION', issues: ['subjectId'] },
   { title: 'an unknown status filter', who: 'admin', method: 'GET', path: () => '/requests?status=done', status: 400, code: 'VALIDATION', issues: ['status'] },
   { title: 'an unknown query parameter', who: 'admin', method: 'GET', path: () => '/requests?color=red', status: 400, code: 'VALIDATION', issues: ['color'] },
+  { title: 'a __proto__ query parameter (an unknown field, not a prototype)', who: 'admin', method: 'GET', path: () => '/requests?__proto__=x', status: 400, code: 'VALIDATION', issues: ['__proto__'] },
   { title: 'a repeated query parameter', who: 'admin', method: 'GET', path: () => '/requests?status=queued&status=failed', status: 400, code: 'VALIDATION', issues: ['status'] },
   { title: 'a limit of 0', who: 'admin', method: 'GET', path: () => '/requests?limit=0', status: 400, code: 'VALIDATION', issues: ['limit'] },
   { title: 'a limit that is not a number', who: 'admin', method: 'GET', path: () => '/requests?limit=ten', status: 400, code: 'VALIDATION', issues: ['limit'] },

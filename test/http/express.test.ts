@@ -55,6 +55,24 @@ describeEachDatabase(
       expect(isCleanErrorBody(form.body)).toBe(true);
     });
 
+    it('prefers the raw bytes a host parser kept (req.rawBody, as NestJS keeps them): its own size limit and JSON checks apply', async () => {
+      const app = express();
+      app.use(
+        express.json({
+          verify: (req, _res, buffer) => {
+            (req as unknown as { rawBody: Buffer }).rawBody = buffer;
+          },
+        }),
+      );
+      app.use('/privacy', createPrivacyRouter(engine, { getActor: () => admin, csrf: false, maxBodyBytes: 64 }));
+      const large = await request(app).post(`/privacy/subjects/${contactId}/export`).send({ regulation: 'gdpr', pad: 'x'.repeat(100) });
+      expect(large.status).toBe(413);
+      expect(large.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+      const unknown = await request(app).post(`/privacy/subjects/${contactId}/export`).send({ colour: 'blue' });
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.error.issues).toEqual([{ path: 'colour', message: 'unknown field' }]);
+    });
+
     it('scopes the CSRF cookie to a nested mount path and marks it Secure behind HTTPS (trust proxy)', async () => {
       const app = express();
       app.set('trust proxy', true);
