@@ -309,9 +309,9 @@ function privacyControllerAt(route: z.output<typeof routeSchema>): Type<unknown>
 
     @All(['', '*path'])
     async handle(@Req() req: NestHttpRequest, @Res() res: ServerResponse): Promise<void> {
+      // The body is unread (the module keeps Nest's parsers off this path); were it parsed, fromNodeRequest takes
+      // the bytes Nest kept (rawBody: true) or the parsed value.
       const request = fromNodeRequest(req, { ...splitAtMount(req), secure: req.secure === true });
-      // With NestFactory.create(..., { rawBody: true }) the core checks the exact bytes the client sent.
-      if (Buffer.isBuffer(req.rawBody)) request.body = { rawBody: req.rawBody };
       await sendNodeResponse(res, await this.handler.handle(request));
     }
   }

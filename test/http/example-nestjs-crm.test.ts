@@ -28,7 +28,8 @@ describeEachDatabase(
       child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
       const deadline = Date.now() + 90_000;
-      while (!/on .*: (http:\/\/\S+)\//.test(output)) {
+      // Both lines of the banner: the URL, then where to sign in.
+      while (!/on .*: (http:\/\/\S+)\/\n.*privacy\/dashboard\n/.test(output)) {
         if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the example did not start:\n${output}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
