@@ -124,7 +124,11 @@ const injectionToken = z.custom<InjectionToken>((v) => typeof v === 'string' || 
 });
 
 const routeSchema = z.object({
-  path: z.string().max(200).regex(/^\/?[A-Za-z0-9._~\-/]*$/, 'a plain URL path (letters, digits, ".", "_", "~", "-", "/")'),
+  // Literal segments only: a route pattern (':id', '*') or a dot segment would change what the catch-all matches.
+  path: z
+    .string()
+    .max(200)
+    .regex(/^\/?[A-Za-z0-9_~-][A-Za-z0-9._~-]*(\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*\/?$/, 'a plain URL path: segments of letters, digits, ".", "_", "~", "-", separated by "/"'),
   guards: z.array(z.custom<Type<CanActivate> | CanActivate>((g) => typeof g === 'function' || (typeof g === 'object' && g !== null && typeof (g as CanActivate).canActivate === 'function'), {
     message: 'must be a guard class or instance',
   })).default([]),
@@ -157,9 +161,9 @@ const asyncOptionsSchema = staticOptionsSchema.extend({
   useFactory: z.custom<PrivacyModuleAsyncOptions['useFactory']>((v) => typeof v === 'function', { message: 'must be a function' }),
 });
 
-/** Builds the engine from the module options and the DataSource found under the token (if any). */
 const isExisting = (options: PrivacyModuleOptions): options is PrivacyModuleExistingEngine => (options as { engine?: unknown }).engine !== undefined;
 
+/** Builds the engine from the module options and the DataSource found under the token (if any). */
 function createEngine(options: PrivacyModuleOptions, injected: DataSource | undefined): PrivacyEngine {
   if (isExisting(options)) return options.engine;
   const { dataSource, interruptOnShutdown: _interrupt, http: _http, ...engineOptions } = options;

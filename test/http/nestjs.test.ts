@@ -300,7 +300,7 @@ describeEachDatabase(
       expect(dashboard.headers['content-type']).toMatch(/^text\/html/);
     });
 
-    it("leaves the host's own routes as Nest made them: JSON bodies parsed, Nest's errors", async () => {
+    it("leaves the host's own routes as Nest made them (JSON bodies parsed, Nest's errors) and the privacy path to the core", async () => {
       @Controller('notes')
       class NotesController {
         @Post()
@@ -310,19 +310,22 @@ describeEachDatabase(
       }
       @Module({ controllers: [NotesController] })
       class NotesModule {}
-      const app = await appWith([PrivacyModule.forRoot({ ...engineOptions({ dataSource: ds }), http: { path: 'privacy', getActor: () => ({ id: 'dpo', roles: ['admin'], tenantId: 'org-a' }) } }), NotesModule]);
+      const app = await appWith([PrivacyModule.forRoot({ ...engineOptions({ dataSource: ds }), http: { path: '/admin/privacy/', getActor: () => ({ id: 'dpo', roles: ['admin'], tenantId: 'org-a' }) } }), NotesModule]);
       const server = app.getHttpServer();
       expect((await request(server).post('/notes').send({ text: 'hello' })).body).toEqual({ received: 'hello' });
       const malformed = await request(server).post('/notes').set('Content-Type', 'application/json').send('{"text":');
       expect(malformed.status).toBe(400);
       expect(malformed.body.statusCode).toBe(400); // Nest's error shape, not the privacy routes'
-      const ours = await request(server).post('/privacy/subjects/1/export').set('Content-Type', 'application/json').set('Authorization', 'Bearer x').send('{"regulation":');
+      const ours = await request(server).post('/admin/privacy/subjects/1/export').set('Content-Type', 'application/json').set('Authorization', 'Bearer x').send('{"regulation":');
       expect(ours.status).toBe(400);
       expect(ours.body.error).toMatchObject({ code: 'VALIDATION', issues: [{ path: '(body)' }] });
     });
 
     it('refuses http options it cannot serve: a path with a pattern, a guard that is not one, an unknown option', async () => {
-      expect(() => PrivacyModule.forRoot({ ...engineOptions({ dataSource: ds }), http: { path: 'privacy/:id' } })).toThrow(/http\.path/);
+      for (const path of ['privacy/:id', '', '/', 'privacy/../admin', 'privacy/*']) {
+        expect(() => PrivacyModule.forRoot({ ...engineOptions({ dataSource: ds }), http: { path } })).toThrow(/http\.path/);
+      }
+      expect(() => PrivacyModule.forRoot({ ...engineOptions({ dataSource: ds }), http: { path: '/admin/privacy.v2/' } })).not.toThrow();
       expect(() => PrivacyModule.forRoot({ ...engineOptions({ dataSource: ds }), http: { path: 'privacy', guards: [42 as never] } })).toThrow(/guards/);
       await expect(appWith([PrivacyModule.forRoot({ ...engineOptions({ dataSource: ds }), http: { path: 'privacy', colour: 'blue' } as never })])).rejects.toThrow(/colour/);
     });
