@@ -133,6 +133,21 @@ JS
 node queues.cjs || fail "queue and notifier adapters under require()"
 echo "pack smoke: queue and notifier adapters OK (p-limit bundled for CommonJS)"
 
+# 3c. The admin dashboard ships as strings inside the JavaScript (no file lookups): the same three files under
+# require() and import, the page referencing only its own script and stylesheet (CSP without inline code).
+cat >dashboard.cjs <<JS
+const assets = require('$PKG_NAME/dashboard').dashboardAssets();
+import('$PKG_NAME/dashboard').then(({ dashboardAssets }) => {
+  const esm = dashboardAssets();
+  for (const name of ['index.html', 'app.js', 'app.css']) {
+    if (typeof assets[name] !== 'string' || assets[name].length < 100 || esm[name] !== assets[name]) { console.error('dashboard asset', name, 'missing or differs'); process.exit(1); }
+  }
+  if (!assets['index.html'].includes('src="dashboard/app.js"') || /<script>|<style|style=/.test(assets['index.html'])) { console.error('dashboard page has inline code'); process.exit(1); }
+});
+JS
+node dashboard.cjs || fail "privacy-engine/dashboard assets"
+echo "pack smoke: dashboard assets OK (CommonJS and ESM)"
+
 # 4. Types, as a strict TypeScript host sees them: check.ts is CommonJS here (index.d.cts), check.mts is ESM (index.d.ts).
 for file in check.ts check.mts; do
   cat >"$file" <<TS
