@@ -12,8 +12,10 @@ import { type Logger, createLocalStorage } from '../../src/index.js';
 import { PrivacyModule } from '../../src/http/nestjs.js';
 import { ContactNames, ContactNamesModule } from './contact-names.js';
 import { CrmController } from './crm.controller.js';
-import { CRM_ENTITIES, Contact } from './crm.js';
-import { Sessions } from './session.js';
+// The Express example's schema, seed and sign-in: the same CRM, served by Nest.
+import { CRM_ENTITIES, Contact } from '../express-crm/entities.js';
+import { createSessions } from '../express-crm/session.js';
+import { SESSIONS } from './crm.controller.js';
 
 export interface CrmOptions {
   database: DataSourceOptions;
@@ -48,7 +50,7 @@ export function createCrmModule(options: CrmOptions) {
       }),
     ],
     controllers: [CrmController],
-    providers: [{ provide: Sessions, useValue: new Sessions(options.sessionSecret) }],
+    providers: [{ provide: SESSIONS, useValue: createSessions(options.sessionSecret) }],
   })
   class CrmModule {}
   return CrmModule;

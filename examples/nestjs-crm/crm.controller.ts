@@ -1,13 +1,16 @@
 import { Body, Controller, Get, Header, HttpCode, Inject, Param, ParseIntPipe, Post, Req, Res, UnauthorizedException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request as ExpressRequest, Response } from 'express';
 import type { Repository } from 'typeorm';
 import { type Actor, type PrivacyRequest } from '../../src/index.js';
 import { PrivacyEngine } from '../../src/http/nestjs.js';
-import { Contact, STAFF } from './crm.js';
-import { Sessions } from './session.js';
+import { Contact } from '../express-crm/entities.js';
+import { STAFF, type createSessions } from '../express-crm/session.js';
 
-type Request = IncomingMessage & { user?: Actor };
+type Request = ExpressRequest & { user?: Actor };
+
+/** The signed login cookie of the Express example (`createSessions(secret)`). */
+export const SESSIONS = Symbol('SESSIONS');
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -18,7 +21,7 @@ export class CrmController {
   constructor(
     private readonly privacy: PrivacyEngine,
     @InjectRepository(Contact) private readonly contacts: Repository<Contact>,
-    @Inject(Sessions) private readonly sessions: Sessions,
+    @Inject(SESSIONS) private readonly sessions: ReturnType<typeof createSessions>,
   ) {}
 
   @Get()
@@ -32,16 +35,16 @@ export class CrmController {
 
   @Post('login')
   @HttpCode(303)
-  login(@Body() body: { user?: string }, @Res({ passthrough: true }) res: ServerResponse): void {
+  login(@Req() req: Request, @Body() body: { user?: string }, @Res({ passthrough: true }) res: Response): void {
     const user = STAFF.find((u) => u.id === body?.user);
     if (!user) throw new UnauthorizedException('Unknown user');
-    this.sessions.write(res, user.id);
+    this.sessions.write(res, { kind: 'staff', userId: user.id }, req.secure);
     res.setHeader('Location', '/privacy/dashboard');
   }
 
   @Post('logout')
   @HttpCode(303)
-  logout(@Res({ passthrough: true }) res: ServerResponse): void {
+  logout(@Res({ passthrough: true }) res: Response): void {
     this.sessions.clear(res);
     res.setHeader('Location', '/');
   }

@@ -9,9 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource, DataSourceOptions } from 'typeorm';
+import type { Request } from 'express';
+import { seed } from '../express-crm/seed.js';
+import { actorOf, createSessions } from '../express-crm/session.js';
 import { createCrmModule } from './app.module.js';
-import { seed } from './crm.js';
-import { Sessions, actorOf } from './session.js';
 
 /** SQLite in memory by default; SQLITE_FILE for a file; DATABASE_URL (postgres://, mysql://, mariadb://) for a server. */
 function databaseFromEnv(env: NodeJS.ProcessEnv = process.env): DataSourceOptions {
@@ -32,8 +33,8 @@ const app = await NestFactory.create(
   { logger: ['error', 'warn'] },
 );
 // The host's authentication: here a signed cookie; with Passport, its session or guard sets request.user the same way.
-const sessions = new Sessions(sessionSecret);
-app.use((req: Parameters<Sessions['read']>[0] & { user?: unknown }, _res: unknown, next: () => void) => {
+const sessions = createSessions(sessionSecret);
+app.use((req: Request & { user?: unknown }, _res: unknown, next: () => void) => {
   req.user = actorOf(sessions.read(req));
   next();
 });

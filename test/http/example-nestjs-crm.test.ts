@@ -86,7 +86,9 @@ describeEachDatabase(
       expect(zip.headers['content-type']).toBe('application/zip');
       const files = await readZip(zip.body as Buffer);
       const summary = JSON.parse(files.get('summary.json')!);
-      expect(summary.meta.counts).toEqual({ profile: 1, activities: 3, invoices: 1 });
+      // The Express example's schema and seed: Astrid Lindqvist's records in every category.
+      expect(summary.meta.subject.displayName).toBe('Astrid Lindqvist');
+      expect(summary.meta.counts).toMatchObject({ profile: 1, company: 1, activities: 3, tickets: 1, deals: 1, invoices: 2, consents: 2 });
 
       // The CRM's own route, through the engine PrivacyModule injected into its controller.
       const requests = await request(url).get('/contacts/1/privacy-requests').set('Cookie', sessionCookie);
