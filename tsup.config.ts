@@ -9,6 +9,7 @@ export default defineConfig({
     'http/express': 'src/http/express.ts',
     'http/dashboard': 'src/http/dashboard.ts',
     'http/index': 'src/http/index.ts',
+    'http/nestjs': 'src/http/nestjs.ts',
     'adapters/local-storage': 'src/adapters/local-storage.ts',
     'adapters/s3': 'src/adapters/s3.ts',
     'adapters/in-process-queue': 'src/adapters/in-process-queue.ts',
@@ -27,7 +28,7 @@ export default defineConfig({
   target: 'node20',
   splitting: true,
   // tsconfig's emitDecoratorMetadata makes tsup compile with @swc/core, which keeps decorator metadata.
-  external: ['typeorm', 'reflect-metadata', 'bullmq', 'ioredis', 'nodemailer'],
+  external: ['typeorm', 'reflect-metadata', 'bullmq', 'ioredis', 'nodemailer', /^@nestjs\//, 'rxjs'],
   // p-limit ships as ESM only: bundled, so the CommonJS build can require() it.
   noExternal: ['p-limit'],
 });

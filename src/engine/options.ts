@@ -50,6 +50,11 @@ export const engineOptionsSchema = z
       })
       .optional(),
     queue: port<QueuePort>(['start', 'enqueue', 'drain', 'close']).optional(),
+    /**
+     * `false`: this process only submits and reads requests; start() does not consume the queue, resume unfinished
+     * requests or sweep expired leases (worker processes do). Needs a durable `queue` shared with the workers.
+     */
+    worker: z.boolean().default(true),
     /** Tells admins when an export or erasure completed or failed (with `notifyRecipients`). */
     notifier: port<NotifierPort>(['notify', 'close']).optional(),
     /** The admin addresses to notify about a request; none: no message. */
@@ -105,7 +110,9 @@ export const engineOptionsSchema = z
   })
   .refine((o) => o.tenantColumn === undefined || o.tenantOf === undefined, { message: 'give tenantColumn or tenantOf, not both', path: ['tenantOf'] })
   .refine((o) => o.secret !== undefined || o.keys !== undefined, { message: 'either secret or keys is required', path: ['secret'] })
-  .refine((o) => (o.notifier === undefined) === (o.notifyRecipients === undefined), { message: 'notifier and notifyRecipients go together', path: ['notifyRecipients'] });
+  .refine((o) => (o.notifier === undefined) === (o.notifyRecipients === undefined), { message: 'notifier and notifyRecipients go together', path: ['notifyRecipients'] })
+  // The in-process default keeps jobs in this process's memory: with no worker here, nothing would ever run them.
+  .refine((o) => o.worker || o.queue !== undefined, { message: 'worker: false needs a durable queue (createTypeOrmQueue or createBullMqQueue) shared with the worker processes', path: ['queue'] });
 
 export type PrivacyEngineOptions = z.input<typeof engineOptionsSchema>;
 export type ResolvedEngineOptions = z.output<typeof engineOptionsSchema>;

@@ -164,7 +164,10 @@ export class PrivacyEngine {
     this.events.off(event, listener);
   }
 
-  /** Builds and validates the data map, creates the engine's tables, starts the queue and resumes unfinished requests. */
+  /**
+   * Builds and validates the data map, creates the engine's tables, starts the queue and resumes unfinished requests
+   * (with `worker: false`, only the first two: the process submits, worker processes run the queue).
+   */
   start(): Promise<void> {
     this.starting ??= this.doStart().catch((error) => {
       this.starting = undefined;
@@ -215,6 +218,8 @@ export class PrivacyEngine {
       ...(this.options.notifier && this.options.notifyRecipients ? { notifications: { notifier: this.options.notifier, recipients: this.options.notifyRecipients } } : {}),
     });
     this.runner = runner;
+    // A submit-only process (worker: false) leaves running, resuming and sweeping to the worker processes.
+    if (!this.options.worker) return;
     await this.queue.start((job) => runner.run(job));
     for (const request of await this.store.listUnfinished()) {
       await this.queue.enqueue({ requestId: request.id, tenantId: request.tenantId });
