@@ -14,8 +14,9 @@ export const adminApiSchema = gql`
     item: String!
     reason: String!
   }
+  # Request ids are UUIDs: String, not ID, which Vendure decodes as its own entity ids.
   type PrivacyRequest {
-    id: ID!
+    id: String!
     type: String!
     status: String!
     subjectId: String!
@@ -29,7 +30,7 @@ export const adminApiSchema = gql`
     outcome: JSON
   }
   extend type Query {
-    privacyRequest(id: ID!): PrivacyRequest
+    privacyRequest(id: String!): PrivacyRequest
     "The resolved data map: which Vendure entities hold a customer's data and what erasure does to them."
     privacyDataMap: JSON!
   }
@@ -37,9 +38,9 @@ export const adminApiSchema = gql`
     exportCustomerData(customerId: ID!): PrivacyRequest!
     anonymizeCustomerData(customerId: ID!): PrivacyRequest!
     deleteCustomerData(customerId: ID!): PrivacyRequest!
-    restoreCustomerData(requestId: ID!): PrivacyRequest!
+    restoreCustomerData(requestId: String!): PrivacyRequest!
     "Destroys the recovery data of an erasure for good. force: before its recovery window has closed."
-    purgeCustomerData(requestId: ID!, force: Boolean): PrivacyRequest!
+    purgeCustomerData(requestId: String!, force: Boolean): PrivacyRequest!
   }
 `;
 
@@ -64,7 +65,7 @@ export class PrivacyAdminResolver {
 
   @Query()
   @Allow(managePersonalData.Permission)
-  async privacyRequest(@Ctx() ctx: RequestContext, @Args() args: { id: ID }) {
+  async privacyRequest(@Ctx() ctx: RequestContext, @Args() args: { id: string }) {
     const { engine } = this.privacy;
     return toGraphql(await engine.getRequest(String(args.id), this.privacy.actorOf(ctx)));
   }
@@ -95,13 +96,13 @@ export class PrivacyAdminResolver {
 
   @Mutation()
   @Allow(managePersonalData.Permission)
-  async restoreCustomerData(@Ctx() ctx: RequestContext, @Args() args: { requestId: ID }) {
+  async restoreCustomerData(@Ctx() ctx: RequestContext, @Args() args: { requestId: string }) {
     return toGraphql(await this.privacy.engine.restore({ requestId: String(args.requestId), actor: this.privacy.actorOf(ctx) }));
   }
 
   @Mutation()
   @Allow(managePersonalData.Permission)
-  async purgeCustomerData(@Ctx() ctx: RequestContext, @Args() args: { requestId: ID; force?: boolean | null }) {
+  async purgeCustomerData(@Ctx() ctx: RequestContext, @Args() args: { requestId: string; force?: boolean | null }) {
     return toGraphql(
       await this.privacy.engine.purge({ requestId: String(args.requestId), actor: this.privacy.actorOf(ctx), force: args.force ?? false }),
     );
