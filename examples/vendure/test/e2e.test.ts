@@ -96,4 +96,68 @@ describe('privacy plugin in a Vendure server and worker', () => {
     assert.ok(profile.deletedAt, 'the customer row shows it was deleted');
     assert.equal(recordIds(summary, 'orders', 'Order').length, edsger.orderCodes.length);
   });
+  describe('anonymize, then restore', () => {
+    let before: Record<string, unknown[]>;
+    let anonymizeId: string;
+
+    it('anonymize: redacts Ada in every mapped table, keeps her orders and payments, and she can no longer sign in', async () => {
+      // Sign-ins write sessions and lastLogin: both customers sign in first, so the dump below is what must come back.
+      assert.equal(await shopLogin(ada), 'CurrentUser');
+      before = await dumpTables(db);
+      const done = await runRequest(admin, 'anonymizeCustomerData(customerId: $id)', { id: ada.id });
+      anonymizeId = done.id;
+      const receipt = done.outcome.receipt;
+      assert.equal(receipt.verification.passed, true, JSON.stringify(receipt.verification));
+      assert.deepEqual(receipt.retained.map((r: any) => r.entity).sort(), ['Order', 'Payment']);
+      const [customer] = (await db.query(`SELECT * FROM customer WHERE id = $1`, [ada.id])).rows;
+      assert.match(customer.emailAddress, /^redacted-[a-z0-9]{16}@redacted\.invalid$/);
+      assert.notEqual(customer.lastName, ada.lastName);
+      const streets = (await db.query(`SELECT "streetLine1" FROM address WHERE "customerId" = $1`, [ada.id])).rows.map((r) => r.streetLine1);
+      assert.ok(streets.length === ada.streets.length && streets.every((s) => !ada.streets.includes(s)), 'addresses are redacted');
+      const notes = (await db.query(`SELECT data FROM history_entry WHERE "customerId" = $1 AND type = 'CUSTOMER_NOTE'`, [ada.id])).rows;
+      assert.ok(notes.length > 0 && notes.every((r) => !r.data.includes(ada.streets[0])), 'staff notes are redacted');
+      assert.equal(await shopLogin(ada), 'InvalidCredentialsError', 'the Shop API login is refused');
+    });
+
+    it('restore: every table is as before, and Ada can sign in again', async () => {
+      await runRequest(admin, 'restoreCustomerData(requestId: $id)', { id: anonymizeId });
+      assert.deepEqual(await dumpTables(db), before);
+      assert.equal(await shopLogin(ada), 'CurrentUser');
+    });
+  });
+
+  describe('delete, then purge', () => {
+    let deleteId: string;
+
+    it('delete: removes her addresses, keeps orders and payments under the tax basis, and she can no longer sign in', async () => {
+      const orderRows = (await db.query(`SELECT * FROM "order" WHERE "customerId" = $1 ORDER BY id`, [ada.id])).rows;
+      const done = await runRequest(admin, 'deleteCustomerData(customerId: $id)', { id: ada.id });
+      deleteId = done.id;
+      const receipt = done.outcome.receipt;
+      assert.equal(receipt.verification.passed, true, JSON.stringify(receipt.verification));
+      assert.equal(receipt.entities.Address.action, 'removed');
+      const retained = Object.fromEntries(receipt.retained.map((r: any) => [r.entity, r]));
+      assert.equal(retained.Order.rows, ada.orderCodes.length);
+      assert.match(retained.Order.legalBasis, /Tax/);
+      assert.equal((await db.query(`SELECT count(*)::int AS n FROM address WHERE "customerId" = $1`, [ada.id])).rows[0].n, 0);
+      assert.equal((await db.query(`SELECT count(*)::int AS n FROM "order" WHERE "customerId" = $1`, [ada.id])).rows[0].n, orderRows.length);
+      assert.equal(await shopLogin(ada), 'InvalidCredentialsError');
+    });
+
+    it("purge: the delete's recovery data is destroyed and it can no longer be restored", async () => {
+      assert.ok((await db.query(`SELECT count(*)::int AS n FROM privacy_vault WHERE request_id = $1`, [deleteId])).rows[0].n > 0, 'the vault held the originals');
+      const done = await runRequest(admin, 'purgeCustomerData(requestId: $id, force: $force)', { id: deleteId, force: true });
+      assert.equal(done.outcome.forced, true);
+      assert.equal((await db.query(`SELECT count(*)::int AS n FROM privacy_vault WHERE request_id = $1 AND kind <> 'digest'`, [deleteId])).rows[0].n, 0);
+      await assert.rejects(
+        admin.query(`mutation ($id: String!) { restoreCustomerData(requestId: $id) { id } }`, { id: deleteId }),
+        /purged/,
+      );
+      assert.equal(await shopLogin(ada), 'InvalidCredentialsError');
+    });
+  });
+
+  it('leaves every other customer as they were', async () => {
+    assert.deepEqual(await othersRows(), othersBefore);
+  });
 });
