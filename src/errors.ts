@@ -14,7 +14,13 @@ export type ErrorCode =
   | 'CANCELLED'
   | 'LEASE_LOST'
   | 'INTERNAL'
-  | 'INTEGRITY';
+  | 'INTEGRITY'
+  // Raised by the HTTP layer (privacy-engine/http, /express), never by the engine itself.
+  | 'UNAUTHENTICATED'
+  | 'CSRF'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'METHOD_NOT_ALLOWED';
 
 export class PrivacyEngineError extends Error {
   readonly code: ErrorCode;

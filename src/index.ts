@@ -25,7 +25,9 @@ export type {
   LinkSpec,
   PersonalDataOptions,
   PolymorphicLink,
+  ProviderContext,
   ProviderSubject,
+  ProviderVault,
   RedactContext,
   RedactFunction,
   RedactOptions,
@@ -33,6 +35,8 @@ export type {
   RetentionRule,
 } from './metadata/declarations.js';
 export type { DataMapJson, DataMapWarning } from './metadata/data-map.js';
+export type { IndexSuggestion, IndexSuggestions } from './db/index-suggestions.js';
+export type { TenantOf } from './metadata/tenant.js';
 
 export {
   PrivacyEngineError,

@@ -84,7 +84,7 @@ describeEachDatabase('subject columns kept out of exports (exclude, @NotExported
     return readZip(await streamToBuffer((await engine.download({ requestId: done.id, actor: admin })).stream));
   }
 
-  it('excluded columns appear in no export file, and anonymize still redacts those with @Redact', async () => {
+  it('excluded columns appear in no export file, and anonymize still redacts those with @Redact and resets a credential without one', async () => {
     const { ds, engine } = await engineFor([ExMember, ExSession], ExMember);
     await engine.start();
     const member = await ds.getRepository(ExMember).save({ email: 'ex@member.example', passwordHash: PASSWORD_HASH, apiToken: API_TOKEN });
@@ -107,7 +107,10 @@ describeEachDatabase('subject columns kept out of exports (exclude, @NotExported
     const after = await ds.getRepository(ExMember).findOneByOrFail({ id: member.id });
     expect(after.passwordHash).toBe('[REDACTED]');
     expect(after.apiToken).toBeNull();
-    expect((await ds.getRepository(ExSession).findOneByOrFail({ device: 'laptop' })).refreshSecret).toBe(SESSION_SECRET); // no @Redact: untouched
+    // No @Redact, but named like a credential: reset to a random value nobody holds (issue 15), so the session is dead.
+    const secret = (await ds.getRepository(ExSession).findOneByOrFail({ device: 'laptop' })).refreshSecret;
+    expect(secret).not.toBe(SESSION_SECRET);
+    expect(secret).toMatch(/^[a-z0-9]{64}$/);
   });
 
   it('defineDataSubject takes the same exclude option', async () => {

@@ -89,13 +89,19 @@ describeEachDatabase('restore is byte-for-byte, compared as the database renders
     const typed = () => typedColumns(db.kind);
     const id: EntitySchemaColumnOptions = { type: Number, primary: true, generated: true };
     const holder = { type: 'many-to-one', target: 'ExactHolder', nullable: false } as const;
+    // A real @UpdateDateColumn: on MySQL/MariaDB TypeORM creates it `ON UPDATE CURRENT_TIMESTAMP(6)`, so any UPDATE
+    // the engine issued would stamp it anew unless it pins it.
+    const updated: EntitySchemaColumnOptions = { type: db.kind === 'postgres' ? 'timestamp' : 'datetime', updateDate: true };
+    // A generated column: the database computes it, so a removed row is written back without it (SQLite: plain columns only here).
+    const twice: Record<string, EntitySchemaColumnOptions> =
+      db.kind === 'sqlite' ? {} : { twice: { type: 'int', nullable: true, generatedType: 'STORED', asExpression: db.kind === 'postgres' ? '"holderId" * 2' : '`holderId` * 2' } };
     const schemas = [
-      new EntitySchema<any>({ name: 'ExactHolder', tableName: 'exact_holder', columns: { id, ...typed(), deletedAt: { type: db.kind === 'postgres' ? 'timestamp' : 'datetime', deleteDate: true, nullable: true } } }),
-      new EntitySchema<any>({ name: 'ExactReading', tableName: 'exact_reading', columns: { id, ...typed() }, relations: { holder } }),
+      new EntitySchema<any>({ name: 'ExactHolder', tableName: 'exact_holder', columns: { id, ...typed(), updated, deletedAt: { type: db.kind === 'postgres' ? 'timestamp' : 'datetime', deleteDate: true, nullable: true } } }),
+      new EntitySchema<any>({ name: 'ExactReading', tableName: 'exact_reading', columns: { id, ...typed(), updated, ...twice }, relations: { holder } }),
       // Removed on delete (no delete-date column): snapshot, then DELETE.
-      new EntitySchema<any>({ name: 'ExactSample', tableName: 'exact_sample', columns: { id, ...typed() }, relations: { holder } }),
+      new EntitySchema<any>({ name: 'ExactSample', tableName: 'exact_sample', columns: { id, ...typed(), updated, ...twice }, relations: { holder } }),
       // Hidden on delete.
-      new EntitySchema<any>({ name: 'ExactTrace', tableName: 'exact_trace', columns: { id, ...typed(), gone: { type: db.kind === 'postgres' ? 'timestamp' : 'datetime', deleteDate: true, nullable: true } }, relations: { holder } }),
+      new EntitySchema<any>({ name: 'ExactTrace', tableName: 'exact_trace', columns: { id, ...typed(), updated, gone: { type: db.kind === 'postgres' ? 'timestamp' : 'datetime', deleteDate: true, nullable: true } }, relations: { holder } }),
     ];
     ds = await db.createDataSource(schemas);
     const q = (name: string) => ds.driver.escape(name);
@@ -108,6 +114,8 @@ describeEachDatabase('restore is byte-for-byte, compared as the database renders
       await insert('exact_holder', subject * 10);
       for (const table of ['exact_reading', 'exact_sample', 'exact_sample', 'exact_trace']) await insert(table, subject * 10 + tables.indexOf(table), subject);
     }
+    // A past update time, so that a stamp written by the erasure or the restore could not go unnoticed.
+    for (const table of tables) await ds.query(`UPDATE ${q(table)} SET ${q('updated')} = '2020-01-02 03:04:05${db.kind === 'sqlite' ? '' : '.123456'}'`);
     engine = new PrivacyEngine({
       dataSource: ds,
       subject: 'ExactHolder',
@@ -150,6 +158,9 @@ describeEachDatabase('restore is byte-for-byte, compared as the database renders
     const erased = await run(engine.anonymize({ subjectId: 1, actor: admin }));
     const during = await rendered();
     expect(during.exact_reading[0]).toMatchObject({ stamp: db.kind === 'sqlite' ? 'NULL' : null, doc: db.kind === 'sqlite' ? 'NULL' : null });
+    // Erasure does not stamp the update time either (the database would, on MySQL/MariaDB, if it were not pinned).
+    expect((during.exact_reading[0] as any).updated).toEqual((before.exact_reading[0] as any).updated);
+    expect((during.exact_holder[0] as any).updated).toEqual((before.exact_holder[0] as any).updated);
     expect(during.exact_holder[1]).toEqual(before.exact_holder[1]); // the other subject is untouched
     await run(engine.restore({ requestId: erased.id, actor: admin }));
     expect(await rendered()).toEqual(before);
@@ -160,6 +171,7 @@ describeEachDatabase('restore is byte-for-byte, compared as the database renders
     const deleted = await run(engine.delete({ subjectId: 1, actor: admin }));
     const during = await rendered();
     expect(during.exact_sample.map((r: any) => r.id)).toEqual(before.exact_sample.slice(2).map((r: any) => r.id));
+    expect(during.exact_trace.map((r: any) => r.updated)).toEqual(before.exact_trace.map((r: any) => r.updated));
     await run(engine.restore({ requestId: deleted.id, actor: admin }));
     expect(await rendered()).toEqual(before);
   });

@@ -70,7 +70,12 @@ export async function checkCoverage(dataSource: DataSource, map: ResolvedDataMap
   const entityAllowed = (m: EntityMetadata) => allow.includes(m.name) || notPersonal.some((d) => d.property === undefined && matches(d.target, m));
   const columnAllowed = (m: EntityMetadata, c: ColumnMetadata) =>
     allow.includes(`${m.name}.${c.propertyPath}`) || notPersonal.some((d) => d.property === c.propertyPath && matches(d.target, m));
-  const declared = new Map(map.entities.map((e) => [e.metadata.target, e]));
+  // A single-table child nobody declared is covered by the ancestor that maps its rows.
+  const declared = new Map<EntityMetadata['target'], (typeof map.entities)[number]>();
+  for (const e of map.entities) {
+    declared.set(e.metadata.target, e);
+    for (const m of e.inheritance?.covered ?? []) declared.set(m.target, e);
+  }
 
   const entities: CoverageEntity[] = [];
   const findings: CoverageFinding[] = [];

@@ -62,7 +62,8 @@ async function updateGroup(executor: SqlExecutor, dataSource: DataSource, tableP
   const on = keyColumns.map((c, i) => `pe_t.${q(c.databaseName)} = pe_v.${names[i]}`).join(' AND ');
   if (dialect === 'mysql') {
     const selects = rows.map((u, r) => `SELECT ${valuesOf(u).map((v, i) => (r === 0 ? `${params.add(v)} AS ${names[i]}` : params.add(v))).join(', ')}`);
-    const sets = columns.map((c, i) => `pe_t.${q(c.databaseName)} = pe_v.${names[keyColumns.length + i]}`);
+    const pins = pinnedColumns(dataSource, tablePath, columns.map((c) => c.databaseName)).map((c) => `pe_t.${q(c)} = pe_t.${q(c)}`);
+    const sets = [...columns.map((c, i) => `pe_t.${q(c.databaseName)} = pe_v.${names[keyColumns.length + i]}`), ...pins];
     await executor.query(`UPDATE ${table} pe_t JOIN (${selects.join(' UNION ALL ')}) pe_v ON ${on} SET ${sets.join(', ')}`, params.values);
     return;
   }
@@ -76,16 +77,40 @@ async function updateGroup(executor: SqlExecutor, dataSource: DataSource, tableP
   await executor.query(`UPDATE ${table} SET ${sets.join(', ')} FROM ${derived} WHERE ${where}`, params.values);
 }
 
-/** Sets one column to one value for the given keys (soft delete, undelete). */
-export async function setColumn(executor: SqlExecutor, dataSource: DataSource, tablePath: string, keyColumns: string[], keys: unknown[][], column: string, value: unknown, extraWhere = ''): Promise<void> {
+/** Sets one column to one value for the given keys (soft delete, undelete), where `condition` (if given) holds too. */
+export async function setColumn(
+  executor: SqlExecutor,
+  dataSource: DataSource,
+  tablePath: string,
+  keyColumns: string[],
+  keys: unknown[][],
+  column: string,
+  value: unknown,
+  condition?: (params: SqlParams) => string,
+): Promise<void> {
+  const pins = pinnedColumns(dataSource, tablePath, [column]).map((c) => `${quoteIdentifier(dataSource, c)} = ${quoteIdentifier(dataSource, c)}`);
   for (const part of chunks(keys, Math.floor(MAX_PARAMS / Math.max(1, keyColumns.length)))) {
     const params = new SqlParams(dialectOf(dataSource));
-    const set = `${quoteIdentifier(dataSource, column)} = ${value === null ? 'NULL' : params.add(value)}`;
-    await executor.query(
-      `UPDATE ${quoteTablePath(dataSource, tablePath)} SET ${set} WHERE ${keyIn(dataSource, keyColumns, part, params)}${extraWhere}`,
-      params.values,
-    );
+    const set = [`${quoteIdentifier(dataSource, column)} = ${value === null ? 'NULL' : params.add(value)}`, ...pins].join(', ');
+    const where = keyIn(dataSource, keyColumns, part, params);
+    await executor.query(`UPDATE ${quoteTablePath(dataSource, tablePath)} SET ${set} WHERE ${where}${condition ? ` AND ${condition(params)}` : ''}`, params.values);
   }
+}
+
+/**
+ * Columns the database rewrites on any UPDATE of the row: `ON UPDATE CURRENT_TIMESTAMP(6)`, which TypeORM gives an
+ * @UpdateDateColumn on MySQL/MariaDB (or a column declared with `onUpdate`). Every UPDATE the engine issues assigns
+ * them their own value (`col = col`), which MySQL/MariaDB take as an explicit value: erasure leaves them as the host
+ * last wrote them, and restore is byte-identical. PostgreSQL and SQLite have no such clause (a host trigger is not seen).
+ */
+export function pinnedColumns(dataSource: DataSource, tablePath: string, except: string[]): string[] {
+  if (dialectOf(dataSource) !== 'mysql') return [];
+  const names = new Set<string>();
+  for (const metadata of dataSource.entityMetadatas) {
+    if (metadata.tablePath !== tablePath) continue;
+    for (const c of metadata.columns) if ((c.onUpdate || c.isUpdateDate) && !except.includes(c.databaseName)) names.add(c.databaseName);
+  }
+  return [...names];
 }
 
 export async function deleteRows(executor: SqlExecutor, dataSource: DataSource, tablePath: string, keyColumns: string[], keys: unknown[][], extraWhere = ''): Promise<void> {
@@ -119,15 +144,26 @@ export async function selectRendered(executor: SqlExecutor, dataSource: DataSour
   return out;
 }
 
+/**
+ * Columns a row is written back with: every stored column but generated ones (`asExpression`), which the database
+ * computes again from the others, and virtual properties, which are not stored.
+ */
+export function storedColumns(columns: ColumnMetadata[]): ColumnMetadata[] {
+  return columns.filter((c) => !c.asExpression && !c.generatedType && !c.isVirtualProperty);
+}
+
 /** Multi-row INSERT with explicit values for every listed column (primary keys included: restore keeps ids). */
 export async function insertRows(executor: SqlExecutor, dataSource: DataSource, tablePath: string, columns: string[], rows: unknown[][]): Promise<void> {
   if (rows.length === 0 || columns.length === 0) return;
   const types = dialectOf(dataSource) === 'postgres' ? await postgresColumnTypes(executor, dataSource, tablePath) : undefined;
+  // A PostgreSQL identity column GENERATED ALWAYS takes an explicit value (the row's own id) only when told so.
+  const always = dataSource.entityMetadatas.some((m) => m.tablePath === tablePath && m.columns.some((c) => c.generatedIdentity === 'ALWAYS' && columns.includes(c.databaseName)));
+  const overriding = types && always ? ' OVERRIDING SYSTEM VALUE' : '';
   for (const part of chunks(rows, Math.max(1, Math.floor(MAX_PARAMS / columns.length)))) {
     const params = new SqlParams(dialectOf(dataSource));
     const values = part.map((row) => `(${row.map((v, i) => castTo(types?.get(columns[i]), params.add(v))).join(', ')})`).join(', ');
     await executor.query(
-      `INSERT INTO ${quoteTablePath(dataSource, tablePath)} (${columns.map((c) => quoteIdentifier(dataSource, c)).join(', ')}) VALUES ${values}`,
+      `INSERT INTO ${quoteTablePath(dataSource, tablePath)} (${columns.map((c) => quoteIdentifier(dataSource, c)).join(', ')})${overriding} VALUES ${values}`,
       params.values,
     );
   }

@@ -12,11 +12,28 @@ const ALIAS = 'pe_t';
 
 /** SQL condition selecting the subject's rows of an entity (the union of its links, or the subject's own key). */
 export function subjectCondition(dataSource: DataSource, entity: ResolvedEntity, params: SqlParams, subjectId: unknown, alias = ALIAS): string {
+  // Parameters are positional: add them in the order they appear in the text.
+  let selected: string;
   if (entity.isSubject) {
-    return `${alias}.${quoteIdentifier(dataSource, entity.primaryKey[0].databaseName)} = ${params.add(subjectId)}`;
+    selected = `${alias}.${quoteIdentifier(dataSource, entity.primaryKey[0].databaseName)} = ${params.add(subjectId)}`;
+  } else {
+    const conditions = entity.links.map((link) => link.condition(alias, params, subjectId));
+    selected = conditions.length === 1 ? conditions[0] : `(${conditions.join(' OR ')})`;
   }
-  const conditions = entity.links.map((link) => link.condition(alias, params, subjectId));
-  return conditions.length === 1 ? conditions[0] : `(${conditions.join(' OR ')})`;
+  const own = ownRowsCondition(dataSource, entity, params, alias);
+  return own ? `(${selected} AND ${own})` : selected;
+}
+
+/**
+ * The rows of the table that are this entity's at all: in a single-table hierarchy, those of its discriminator
+ * values (a child), or all but the subtypes mapped apart (the root). Null for an ordinary entity.
+ */
+export function ownRowsCondition(dataSource: DataSource, entity: ResolvedEntity, params: SqlParams, alias = ALIAS): string | null {
+  const filter = entity.inheritance?.filter;
+  if (!filter) return null;
+  const column = `${alias}.${quoteIdentifier(dataSource, filter.column.databaseName)}`;
+  const list = filter.values.map((v) => params.add(v)).join(', ');
+  return filter.except ? `(${column} IS NULL OR ${column} NOT IN (${list}))` : `${column} IN (${list})`;
 }
 
 export async function countSubjectRows(dataSource: DataSource, entity: ResolvedEntity, subjectId: unknown): Promise<number> {

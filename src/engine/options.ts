@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { weakSecretReason } from '../adapters/secret-keys.js';
 import { ValidationError } from '../errors.js';
 import type { EntityTarget } from '../metadata/declarations.js';
+import type { TenantOf } from '../metadata/tenant.js';
 import type { AuditPort } from '../ports/audit.js';
 import type { ClockPort } from '../ports/clock.js';
 import type { KeysPort } from '../ports/keys.js';
@@ -28,7 +29,10 @@ export const engineOptionsSchema = z
     subject: z.custom<EntityTarget>((v) => typeof v === 'function' || (typeof v === 'string' && v.length > 0), {
       message: 'must be the data subject entity class (or its entity name)',
     }),
+    /** The subject's tenant: a column of the subject, or a path through its relations to a column ('channels.code'). */
     tenantColumn: z.string().min(1).optional(),
+    /** The subject's tenants computed from its row, instead of tenantColumn; compared exactly with the asked tenant. */
+    tenantOf: z.custom<TenantOf>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
     secret: z
       .string()
       .superRefine((secret, ctx) => {
@@ -73,6 +77,7 @@ export const engineOptionsSchema = z
       })
       .prefault({}),
   })
+  .refine((o) => o.tenantColumn === undefined || o.tenantOf === undefined, { message: 'give tenantColumn or tenantOf, not both', path: ['tenantOf'] })
   .refine((o) => o.secret !== undefined || o.keys !== undefined, { message: 'either secret or keys is required', path: ['secret'] })
   .refine((o) => (o.notifier === undefined) === (o.notifyRecipients === undefined), { message: 'notifier and notifyRecipients go together', path: ['notifyRecipients'] });
 

@@ -8,6 +8,7 @@ import { engineTableNames, ensureEngineTables } from '../db/engine-tables.js';
 import { type ActiveFamily, RequestStore, type StoredRequest, toPublicRequest } from '../db/request-store.js';
 import { SubjectStates } from '../db/subject-states.js';
 import { buildDataMap } from '../metadata/builder.js';
+import { type IndexSuggestions, indexMigration, missingIndexes, withoutIndexedWarnings } from '../db/index-suggestions.js';
 import { type DataMapJson, type ResolvedDataMap, dataMapToJson } from '../metadata/data-map.js';
 import type { CategoryDefinition, DataCategoryProvider, ProviderRegistration } from '../metadata/declarations.js';
 import type { RestoreParams } from '../operations/restore.js';
@@ -165,9 +166,11 @@ export class PrivacyEngine {
       dataSource,
       subject: this.options.subject,
       tenantColumn: this.options.tenantColumn,
+      tenantOf: this.options.tenantOf,
       providers: this.extraProviders,
       redaction: { hmacKey },
     });
+    this.map.warnings = await withoutIndexedWarnings(dataSource, this.map);
     for (const warning of this.map.warnings) this.logger.warn(warning.message, { code: warning.code, suggestion: warning.suggestion });
     const tables = engineTableNames(dataSource, this.options.tablePrefix);
     const locator = new SubjectLocator(dataSource, this.map);
@@ -243,6 +246,17 @@ export class PrivacyEngine {
     this.extraProviders.push({ name, category, provider });
   }
 
+  /**
+   * The (link column, primary key) indexes neither the entities nor the database have yet: each with its DDL for this
+   * database, and one TypeORM migration adding them all, for tables whose classes you do not own (docs/data-map.md).
+   */
+  async suggestIndexes(options: { migrationName?: string } = {}): Promise<IndexSuggestions> {
+    const schema = z.object({ migrationName: z.string().max(200).regex(/^[A-Za-z_$][\w$]*$/, 'a class name').optional() }).strict();
+    const parsed = parseInput(schema, options, 'suggestIndexes options');
+    const indexes = await missingIndexes(this.options.dataSource, this.requireMap());
+    return { indexes, migration: indexMigration(indexes, parsed.migrationName) };
+  }
+
   /** The resolved data map as plain JSON: entities, fields, categories, links, redaction strategies, warnings. */
   dataMap(): DataMapJson {
     return dataMapToJson(this.requireMap());
@@ -257,7 +271,7 @@ export class PrivacyEngine {
     if (!dataSource.isInitialized) await dataSource.initialize();
     const map =
       this.map ??
-      buildDataMap({ dataSource, subject: this.options.subject, tenantColumn: this.options.tenantColumn, providers: this.extraProviders, redaction: { hmacKey: await this.keys.deriveKey('hmac-redaction') } });
+      buildDataMap({ dataSource, subject: this.options.subject, tenantColumn: this.options.tenantColumn, tenantOf: this.options.tenantOf, providers: this.extraProviders, redaction: { hmacKey: await this.keys.deriveKey('hmac-redaction') } });
     return checkCoverage(dataSource, map, input);
   }
 
@@ -267,6 +281,17 @@ export class PrivacyEngine {
     const actor = actorSchema.parse(parsed.actor);
     const subject = await this.locateSubject(parsed.subjectId, parsed.tenantId ?? actor.tenantId, actor, parsed.operation);
     return planOperation({ dataSource: this.options.dataSource, map: this.requireMap(), store: this.requireStore(), subject }, parsed.operation);
+  }
+
+  /**
+   * Finds one subject as `actor` may see it ('read'): its type, canonical id and tenant (what a confirmation names
+   * before an export or erasure). Another tenant's subject, or one that does not exist, is a NotFoundError.
+   */
+  async findSubject(input: { subjectId: string | number; actor: Actor; tenantId?: string }): Promise<{ type: string; id: string; tenantId: string | null }> {
+    const parsed = parseInput(subjectRequestSchema.omit({ regulation: true }).strict(), input, 'subject lookup');
+    const actor = actorSchema.parse(parsed.actor);
+    const located = await this.locateSubject(parsed.subjectId, parsed.tenantId ?? actor.tenantId, actor, 'read');
+    return { type: this.requireMap().subject.name, id: located.publicId, tenantId: located.tenantId };
   }
 
   /**

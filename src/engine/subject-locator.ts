@@ -1,8 +1,9 @@
 import type { DataSource } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { AdapterError, NotFoundError, ValidationError } from '../errors.js';
 import { dialectOf, sqlOf } from '../db/dialect.js';
 import { hydrateRow } from '../db/hydrate.js';
+import { ownRowsCondition } from '../db/subject-rows.js';
 import type { StoredRequest } from '../db/request-store.js';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
 import { isNumericColumn } from '../metadata/links.js';
@@ -106,7 +107,8 @@ export class SubjectLocator {
     const subject = this.map.subject;
     const pk = subject.primaryKey[0];
     const canonical = this.canonicalId(rawId);
-    if (subject.tenantColumn && tenantId === undefined) {
+    const tenant = subject.tenant;
+    if (tenant && tenantId === undefined) {
       throw new ValidationError('tenantId is required: give it in the call or on the actor', [{ path: 'tenantId', message: 'required' }]);
     }
     const id = this.databaseId(canonical);
@@ -114,22 +116,53 @@ export class SubjectLocator {
     const { q, table, params: newParams } = sqlOf(this.dataSource);
     const params = newParams();
     let where = `s.${q(pk.databaseName)} = ${params.add(id)}`;
-    if (subject.tenantColumn) where += ` AND s.${q(subject.tenantColumn.databaseName)} = ${params.add(tenantId)}`;
+    if (tenant?.kind === 'column') where += ` AND s.${q(tenant.column.databaseName)} = ${params.add(tenantId)}`;
+    // A subject that is one class of a single-table hierarchy: only rows of its type.
+    const own = ownRowsCondition(this.dataSource, subject, params, 's');
+    if (own) where += ` AND ${own}`;
     const rows = await this.dataSource.query(`SELECT * FROM ${table(subject.metadata.tablePath)} s WHERE ${where}`, params.values);
     if (rows.length === 0) throw this.notFound(canonical);
     const row = rows[0] as Record<string, unknown>;
-    // The tenant is the row's, compared byte for byte here: a case-, accent- or pad-insensitive collation may have matched
-    // 'ORG-B', 'örg-b' or 'org-b ' to a row of 'org-b' in SQL.
+    // The tenant is compared byte for byte here, whatever SQL matched: a case-, accent- or pad-insensitive collation
+    // may have matched 'ORG-B', 'örg-b' or 'org-b ' to a row of 'org-b'.
     let rowTenant: string | null = null;
-    if (subject.tenantColumn) {
-      const stored = row[subject.tenantColumn.databaseName];
-      rowTenant = stored === null || stored === undefined ? null : String(stored);
+    if (tenant) {
+      rowTenant = await this.tenantOf(row, id, tenantId!);
       if (rowTenant !== tenantId) throw this.notFound(canonical);
     }
     // String keys: the row's own key, so every spelling a collation accepts is one subject.
     const publicId = this.keyKind.kind === 'string' ? String(row[pk.databaseName]) : canonical;
     if (publicId.length > MAX_KEY_LENGTH) throw invalidId(subject.name, `at most ${MAX_KEY_LENGTH} characters`);
     return { id: this.keyKind.kind === 'string' ? publicId : id, publicId, tenantId: rowTenant, row };
+  }
+
+  /**
+   * The subject's tenant that is exactly `asked`, or null when it has none such. A tenant column gives one tenant;
+   * a relation path (channels, workspaces) or `tenantOf()` may give several, and the subject belongs to each.
+   */
+  private async tenantOf(row: Record<string, unknown>, id: unknown, asked: string): Promise<string | null> {
+    const tenant = this.map.subject.tenant!;
+    let tenants: unknown[];
+    if (tenant.kind === 'column') {
+      tenants = [row[tenant.column.databaseName]];
+    } else if (tenant.kind === 'relation') {
+      const { q, table, params: newParams } = sqlOf(this.dataSource);
+      const params = newParams();
+      const value = `t.${q(tenant.column.databaseName)}`;
+      // The SQL match only narrows the candidates (the collation may be loose); the comparison below decides.
+      const where = `${tenant.link.condition('t', params, id)} AND ${value} = ${params.add(asked)}`;
+      const found = await this.dataSource.query(`SELECT ${value} AS ${q('tenant')} FROM ${table(tenant.owner.tablePath)} t WHERE ${where}`, params.values);
+      tenants = (found as Array<Record<string, unknown>>).map((r) => r.tenant);
+    } else {
+      let result: Awaited<ReturnType<typeof tenant.tenantOf>>;
+      try {
+        result = await tenant.tenantOf(hydrateRow(this.dataSource, this.map.subject.fields, row), { dataSource: this.dataSource });
+      } catch (cause) {
+        throw new AdapterError('tenantOf', `tenantOf() failed for a ${this.map.subject.name}`, cause);
+      }
+      tenants = result === null || result === undefined ? [] : typeof result === 'string' ? [result] : [...result];
+    }
+    return tenants.some((t) => t !== null && t !== undefined && String(t) === asked) ? asked : null;
   }
 
   notFound(id: string | number): NotFoundError {

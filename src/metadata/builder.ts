@@ -7,19 +7,36 @@ import type {
   CategoryFacts,
   DataCategoryProvider,
   EntityTarget,
+  PersonalDataDeclaration,
   PersonalDataOptions,
   ProviderRegistration,
+  SoftDeleteOptions,
 } from './declarations.js';
 import type { ForeignKeyMetadata } from 'typeorm/metadata/ForeignKeyMetadata.js';
-import { type DataMapWarning, type ResolvedCategory, type ResolvedDataMap, type ResolvedEntity, type ResolvedField, type ResolvedProvider, erasableLinks } from './data-map.js';
+import {
+  type DataMapWarning,
+  type ResolvedCategory,
+  type ResolvedDataMap,
+  type ResolvedEntity,
+  type ResolvedField,
+  type ResolvedProvider,
+  type ResolvedSoftDelete,
+  erasableLinks,
+} from './data-map.js';
 import { resolveLink } from './links.js';
+import { type TenantOf, resolveTenant } from './tenant.js';
+import { isCredentialColumn, credentialReset } from './credentials.js';
+import { type SingleTableScope, declaredFor, singleTableScope } from './inheritance.js';
 import { getRegistry } from './registry.js';
 import { quoteTablePath, sqlOf } from '../db/dialect.js';
 
 export interface BuildOptions {
   dataSource: DataSource;
   subject: EntityTarget;
+  /** A column of the subject, or a path through its relations to a column ('channels.code'). */
   tenantColumn?: string;
+  /** The subject's tenants computed by the host, instead of tenantColumn. */
+  tenantOf?: TenantOf;
   /** Providers registered on the engine, besides decorated provider classes. */
   providers: ProviderRegistration[];
   redaction: RedactorDeps;
@@ -46,29 +63,27 @@ export function buildDataMap(options: BuildOptions): ResolvedDataMap {
   const subjectOptions = Object.assign({}, ...subjectDeclarations.map((d) => d.options));
   const subjectCategory = categories.declare(subjectOptions.category ?? 'profile', subjectMetadata.name);
 
-  let tenantColumn: ColumnMetadata | undefined;
-  if (options.tenantColumn) {
-    tenantColumn = findColumn(subjectMetadata, options.tenantColumn);
-    if (!tenantColumn) {
-      throw new MetadataError(`${subjectMetadata.name}: tenantColumn '${options.tenantColumn}' is not a column of the subject`, {
-        entity: subjectMetadata.name,
-        field: options.tenantColumn,
-      });
-    }
-  }
+  const tenant = resolveTenant(dataSource, subjectMetadata, options.tenantColumn, options.tenantOf);
+  const tenantColumn: ColumnMetadata | undefined = tenant?.kind === 'column' ? tenant.column : undefined;
 
   const subject: ResolvedDataMap['subject'] = {
-    ...resolveEntity(options, subjectMetadata, { category: subjectCategory, link: [], onErase: subjectOptions.onErase ?? 'anonymize', exclude: subjectOptions.exclude }, true),
+    ...resolveEntity(options, subjectMetadata, { category: subjectCategory, link: [], onErase: subjectOptions.onErase ?? 'anonymize', exclude: subjectOptions.exclude, include: subjectOptions.include, softDelete: subjectOptions.softDelete }, true),
     tenantColumn,
+    ...(tenant ? { tenant } : {}),
     displayName: subjectOptions.displayName,
   };
   categories.use(subjectCategory, subjectMetadata.name);
 
   const entities: ResolvedEntity[] = [subject];
+  // Mapped first, resolved second: a single-table parent needs to know which of its subtypes are mapped apart.
+  const mapped = new Map<EntityMetadata, PersonalDataDeclaration[]>();
   for (const metadata of dataSource.entityMetadatas) {
     if (metadata.target === subjectMetadata.target || metadata.isJunction) continue;
-    const declarations = registry.personalData.filter((d) => matches(d.target, metadata));
-    if (declarations.length === 0) continue;
+    const declarations = registry.personalData.filter((d) => declaredFor(d.target, metadata, matches));
+    if (declarations.length > 0) mapped.set(metadata, declarations);
+  }
+  const mappedSet = new Set(mapped.keys());
+  for (const [metadata, declarations] of mapped) {
     const distinct = new Set(declarations.map((d) => d.options));
     if (distinct.size > 1) {
       throw new MetadataError(`${metadata.name}: @PersonalData is declared ${distinct.size} times; declare it once`, { entity: metadata.name });
@@ -76,12 +91,12 @@ export function buildDataMap(options: BuildOptions): ResolvedDataMap {
     const declared = declarations[0].options;
     const category = categories.declare(declared.category, metadata.name);
     categories.use(category, metadata.name);
-    entities.push(resolveEntity(options, metadata, { ...declared, category }, false, subjectMetadata));
+    entities.push(resolveEntity(options, metadata, { ...declared, category }, false, subjectMetadata, singleTableScope(dataSource, metadata, mappedSet)));
   }
 
   for (const redaction of registry.redactions) {
     const owner = dataSource.entityMetadatas.find((m) => matches(redaction.target, m));
-    if (owner && !entities.some((e) => e.metadata === owner)) {
+    if (owner && !entities.some((e) => e.metadata === owner || e.inheritance?.covered.includes(owner))) {
       throw new MetadataError(
         `${owner.name}.${redaction.property}: @Redact is used on an entity that is neither the data subject nor marked @PersonalData`,
         { entity: owner.name, field: redaction.property },
@@ -100,8 +115,11 @@ function resolveEntity(
   declared: Omit<PersonalDataOptions, 'category'> & { category: string },
   isSubject: boolean,
   subjectMetadata?: EntityMetadata,
+  scope: SingleTableScope = { covered: [] },
 ): ResolvedEntity {
   const { dataSource } = options;
+  // Declarations on subtypes whose rows this entity covers (a single-table parent) apply to it too.
+  const declaredOn = (target: EntityTarget) => matches(target, metadata) || scope.covered.some((m) => matches(target, m));
   const onErase = declared.onErase ?? 'anonymize';
   if (!['anonymize', 'delete', 'retain'].includes(onErase)) {
     throw new MetadataError(`${metadata.name}: onErase must be 'anonymize', 'delete' or 'retain'`, { entity: metadata.name });
@@ -126,13 +144,24 @@ function resolveEntity(
       throw new MetadataError(`${metadata.name}.${name}: 'exclude' names a property that is not a column`, { entity: metadata.name, field: name });
     }
   }
-  for (const { property } of getRegistry().exclusions.filter((e) => matches(e.target, metadata))) {
+  for (const { property } of [...getRegistry().exclusions.filter((e) => declaredOn(e.target)), ...embeddedDeclarations(metadata, getRegistry().exclusions)]) {
     if (!findColumn(metadata, property)) {
       throw new MetadataError(`${metadata.name}.${property}: @NotExported is on a property that is not a column`, { entity: metadata.name, field: property });
     }
     exclude.add(property);
   }
-  const redactions = getRegistry().redactions.filter((r) => matches(r.target, metadata));
+  const include = new Set(declared.include ?? []);
+  for (const name of include) {
+    const column = findColumn(metadata, name);
+    if (!column) {
+      throw new MetadataError(`${metadata.name}.${name}: 'include' names a property that is not a column`, { entity: metadata.name, field: name });
+    }
+    if ([...exclude].some((n) => findColumn(metadata, n) === column)) {
+      throw new MetadataError(`${metadata.name}.${name}: the column is both excluded from and included in exports; keep one`, { entity: metadata.name, field: name });
+    }
+  }
+  const notPersonal = getRegistry().notPersonal.filter((n) => n.property !== undefined && declaredOn(n.target));
+  const redactions = [...getRegistry().redactions.filter((r) => declaredOn(r.target)), ...embeddedDeclarations(metadata, getRegistry().redactions)];
   for (const r of redactions) {
     if (!findColumn(metadata, r.property)) {
       throw new MetadataError(`${metadata.name}.${r.property}: @Redact is on a property that is not a column`, { entity: metadata.name, field: r.property });
@@ -144,12 +173,28 @@ function resolveEntity(
     const facts = columnFacts(dataSource, metadata, column);
     // Property paths and database names both name a column: resolve each declaration to its column.
     const excluded = [...exclude].some((n) => findColumn(metadata, n) === column);
-    const field: ResolvedField = { name, column, facts, exported: !excluded };
-    const rule = redactions.filter((r) => findColumn(metadata, r.property) === column).at(-1);
+    const included = [...include].some((n) => findColumn(metadata, n) === column);
+    // A column marked @NotPersonal is never taken for a credential, whatever its name.
+    const credential =
+      !notPersonal.some((n) => findColumn(metadata, n.property!) === column) &&
+      !(isSubject && options.tenantColumn !== undefined && findColumn(metadata, options.tenantColumn) === column) &&
+      isCredentialColumn(column, facts);
+    // Hidden columns (select: false) and credentials leave the system only when the data map names them.
+    const hidden = column.isSelect === false || credential;
+    const field: ResolvedField = { name, column, facts, exported: !excluded && (included || !hidden), ...(credential ? { credential: true } : {}) };
+    const declaredRule = redactions.filter((r) => findColumn(metadata, r.property) === column).at(-1);
+    const reset = !declaredRule && credential ? credentialReset(facts, String(dataSource.driver.normalizeType(column)).toLowerCase()) : undefined;
+    const rule = declaredRule ?? (reset ? { ...reset, options: { identifying: false } } : undefined);
     if (rule) {
       const problems = checkRedactRule(rule.strategy, rule.options, facts);
       if (problems.length > 0) {
         throw new MetadataError(`${metadata.name}.${name}: ${problems.join('; ')}`, { entity: metadata.name, field: name });
+      }
+      if (column.generatedType || column.asExpression) {
+        throw new MetadataError(`${metadata.name}.${name}: a generated column cannot be redacted (the database computes it); redact the columns it is computed from`, {
+          entity: metadata.name,
+          field: name,
+        });
       }
       if (column.isPrimary || column.relationMetadata || (isSubject && column.propertyPath === options.tenantColumn)) {
         throw new MetadataError(`${metadata.name}.${name}: keys, foreign keys and the tenant column cannot be redacted (they hold the row's structure, not personal data)`, {
@@ -166,6 +211,8 @@ function resolveEntity(
     }
     return field;
   });
+  markKeptFields(metadata, declared, fields);
+  const softDelete = resolveSoftDelete(options, metadata, declared.softDelete, fields, isSubject);
 
   return {
     name: metadata.name,
@@ -178,8 +225,62 @@ function resolveEntity(
     fields,
     links: resolvedLinks,
     shared,
-    deleteDateColumn: metadata.deleteDateColumn,
+    deleteDateColumn: softDelete?.column,
+    softDelete,
+    ...(scope.filter || scope.covered.length ? { inheritance: scope } : {}),
   };
+}
+
+/** `retention.fields`: the fields a retained entity keeps under its basis; its other @Redact fields are redacted. */
+function markKeptFields(metadata: EntityMetadata, declared: Omit<PersonalDataOptions, 'category'>, fields: ResolvedField[]): void {
+  const names = declared.retention?.fields;
+  if (names === undefined) return;
+  if (declared.onErase !== 'retain') {
+    throw new MetadataError(`${metadata.name}: retention.fields applies to onErase 'retain' only`, { entity: metadata.name });
+  }
+  if (!Array.isArray(names) || names.length === 0) {
+    throw new MetadataError(`${metadata.name}: retention.fields must list at least one field (leave it out to keep whole rows)`, { entity: metadata.name });
+  }
+  for (const name of names) {
+    const column = typeof name === 'string' ? findColumn(metadata, name) : undefined;
+    if (!column) throw new MetadataError(`${metadata.name}.${String(name)}: retention.fields names a property that is not a column`, { entity: metadata.name, field: String(name) });
+    fields.find((f) => f.column === column)!.kept = true;
+  }
+}
+
+/**
+ * The column that hides rows: TypeORM's @DeleteDateColumn, or the one declared with `softDelete` (a plain
+ * `deletedAt` timestamp, an `isDeleted` flag). A declaration that could not hide and unhide a row exactly is refused.
+ */
+function resolveSoftDelete(
+  options: BuildOptions,
+  metadata: EntityMetadata,
+  spec: string | SoftDeleteOptions | undefined,
+  fields: ResolvedField[],
+  isSubject: boolean,
+): ResolvedSoftDelete | undefined {
+  const typeorm = metadata.deleteDateColumn;
+  if (spec === undefined) return typeorm ? { column: typeorm, hidden: 'now', live: null, declared: false } : undefined;
+  const declared: SoftDeleteOptions = typeof spec === 'string' ? { column: spec } : spec;
+  const fail = (why: string, field = String(declared?.column)) => new MetadataError(`${metadata.name}.${field}: softDelete ${why}`, { entity: metadata.name, field });
+  if (!declared || typeof declared.column !== 'string') throw fail("needs a column: softDelete: 'deletedAt' or { column, value }", 'softDelete');
+  const column = findColumn(metadata, declared.column);
+  if (!column) throw fail('names a property that is not a column');
+  if (typeorm && typeorm !== column) throw fail(`names another column than the @DeleteDateColumn ${typeorm.propertyPath}; leave softDelete out`);
+  if (column.isPrimary || column.relationMetadata || column.generatedType || column.asExpression || (isSubject && column.propertyPath === options.tenantColumn)) {
+    throw fail('cannot be a key, a foreign key, a generated column or the tenant column');
+  }
+  const field = fields.find((f) => f.column === column)!;
+  if (field.redaction) throw fail('names a column that carries @Redact; a column cannot both hide rows and be redacted');
+  const hidden = declared.value ?? 'now';
+  const live = declared.live !== undefined ? declared.live : hidden === true ? false : null;
+  const scalar = (v: unknown) => ['boolean', 'number', 'string'].includes(typeof v);
+  if (!scalar(hidden)) throw fail("value must be 'now', a boolean, a number or a string");
+  if (live !== null && !scalar(live)) throw fail('live must be null, a boolean, a number or a string');
+  if (hidden === 'now' && field.facts.kind !== 'date') throw fail(`value 'now' needs a date or timestamp column (${column.propertyPath} is ${field.facts.kind}); give the value that hides a row`);
+  if (hidden === live) throw fail('value and live must differ');
+  if (live === null && !column.isNullable) throw fail('names a NOT NULL column: a visible row cannot hold NULL; give live (the value of a visible row)');
+  return { column, hidden, live, declared: true };
 }
 
 function resolveProviders(registrations: ProviderRegistration[], categories: CategoryCollector): ResolvedProvider[] {
@@ -255,14 +356,16 @@ function keysetIndexWarnings(dataSource: DataSource, entities: ResolvedEntity[])
       const column = link.directColumn;
       if (!column) continue;
       const wanted = [column, ...pk].map((c) => c.databaseName);
-      const covered = entity.metadata.indices.some((index) => wanted.every((name, i) => index.columns[i]?.databaseName === name));
+      // A single-table child lists only its own indices; the table's are spread over the hierarchy.
+      const indices = dataSource.entityMetadatas.filter((m) => m.tablePath === entity.metadata.tablePath).flatMap((m) => m.indices);
+      const covered = indices.some((index) => wanted.every((name, i) => index.columns[i]?.databaseName === name));
       if (covered) continue;
       const table = entity.metadata.tableName;
       const { q } = sqlOf(dataSource);
       warnings.push({
         code: 'MISSING_KEYSET_INDEX',
         entity: entity.name,
-        message: `${entity.name}: no index on (${wanted.join(', ')}); reading a subject with many rows pages slowly without it`,
+        message: `${entity.name}: no index on (${wanted.join(', ')}); reading a subject with many rows pages slowly without it (engine.suggestIndexes() gives a migration)`,
         suggestion: `CREATE INDEX ${q(`IDX_${table}_${column.databaseName}_keyset`)} ON ${quoteTablePath(dataSource, entity.metadata.tablePath)} (${wanted.map(q).join(', ')})`,
       });
     }
@@ -323,8 +426,8 @@ function erasedThrough(child: ResolvedEntity, fk: ForeignKeyMetadata, parent: Re
 
 /**
  * Rows that erasure removes cannot go while rows that stay still point at them. Said at start-up rather than
- * mid-request: without a @DeleteDateColumn the delete request would fail; with one, purge cannot remove the
- * hidden rows and empties their personal columns instead (they stay, hidden).
+ * mid-request: without a soft-delete column the delete request would fail half-way, so it is refused; with one,
+ * purge cannot remove the hidden rows and empties their personal columns instead (they stay, hidden).
  */
 function removalWarnings(dataSource: DataSource, entities: ResolvedEntity[]): DataMapWarning[] {
   const warnings: DataMapWarning[] = [];
@@ -338,21 +441,45 @@ function removalWarnings(dataSource: DataSource, entities: ResolvedEntity[]): Da
       if (keeper && erasedThrough(keeper, fk, removed)) continue;
       const relation = owner.relations.find((r) => r.isOwning && r.foreignKeys.includes(fk));
       const by = `${owner.name}.${relation?.propertyPath ?? fk.columnNames.join(', ')} (${keeper ? `onErase '${keeper.onErase}'` : 'not in the data map'})`;
+      if (!removed.deleteDateColumn) {
+        // The DELETE would fail mid-request, after the children before it were erased: refused before any request runs.
+        throw new MetadataError(
+          `${removed.name}: delete removes its rows, but ${by} still points at them, so a delete request would fail half-way; ` +
+            `give ${removed.name} a @DeleteDateColumn or declare softDelete (a column that hides its rows), or erase the rows that point at it first`,
+          { entity: removed.name },
+        );
+      }
       warnings.push({
         code: 'REMOVAL_BLOCKED',
         entity: removed.name,
-        message: removed.deleteDateColumn
-          ? `${removed.name}: purge removes its hidden rows, but ${by} may still point at them; such rows stay hidden with their personal columns emptied instead`
-          : `${removed.name}: delete removes its rows, but ${by} still points at them; add a @DeleteDateColumn to ${removed.name} so it is hidden instead`,
+        message: `${removed.name}: purge removes its hidden rows, but ${by} may still point at them; such rows stay hidden with their personal columns emptied instead`,
       });
     }
   }
   return warnings;
 }
 
+/**
+ * Declarations on a property of an embedded class (`@Column(() => CustomFields) customFields` with `@Redact` on
+ * `CustomFields.nickname`), as declarations on the entity's property path (`customFields.nickname`).
+ */
+function embeddedDeclarations<D extends { target: EntityTarget; property: string }>(metadata: EntityMetadata, declarations: readonly D[]): D[] {
+  const out: D[] = [];
+  for (const embedded of metadata.allEmbeddeds) {
+    const type = embedded.type;
+    if (typeof type !== 'function') continue;
+    for (const d of declarations) {
+      if (typeof d.target === 'function' && (d.target === type || type.prototype instanceof d.target)) out.push({ ...d, property: `${embedded.propertyPath}.${d.property}` });
+    }
+  }
+  return out;
+}
+
 export function matches(target: EntityTarget, metadata: EntityMetadata): boolean {
   if (typeof target === 'string') return target === metadata.name || target === metadata.targetName;
-  return metadata.inheritanceTree.includes(target) || metadata.target === target;
+  if (metadata.target === target) return true;
+  // The class or one of its ancestors. Not inheritanceTree: a single-table root lists its children there too.
+  return typeof metadata.target === 'function' && metadata.target.prototype instanceof target;
 }
 
 function targetName(target: EntityTarget): string {

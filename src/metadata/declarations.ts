@@ -43,6 +43,27 @@ export interface RetentionRule<T = any> {
   basis: string;
   /** The date until which a given row must be kept. */
   until?: (row: T) => Date;
+  /**
+   * Keep only these fields under the basis (property paths or column names): erasure redacts the entity's other
+   * @Redact fields and keeps the rows. Without it the whole row is kept as it is.
+   */
+  fields?: string[];
+}
+
+/** A value a soft-delete column holds: a flag, a status code or text. */
+export type SoftDeleteValue = boolean | number | string;
+
+/**
+ * A column the host already hides rows with, when it is not a TypeORM @DeleteDateColumn: a plain `deletedAt`
+ * timestamp, or a flag such as `isDeleted`. Erasure hides a row by setting it, restore unsets it, purge removes the row.
+ */
+export interface SoftDeleteOptions {
+  /** Property path or column name. */
+  column: string;
+  /** What hides a row: 'now' (default: the time of the erasure, for a timestamp column) or a fixed value (`true`). */
+  value?: 'now' | SoftDeleteValue;
+  /** What a visible row holds: null by default, `false` by default when `value` is `true`. */
+  live?: SoftDeleteValue | null;
 }
 
 export interface DataSubjectOptions<T = any> {
@@ -54,6 +75,10 @@ export interface DataSubjectOptions<T = any> {
   onErase?: 'anonymize' | 'delete';
   /** The subject's own columns left out of exports (a password hash, an API token); erasure still redacts them when they carry @Redact. */
   exclude?: string[];
+  /** A column that hides the subject's row when it has no @DeleteDateColumn: a column name (a timestamp), or its options. */
+  softDelete?: string | SoftDeleteOptions;
+  /** Hidden columns (`select: false`) and credential-like ones exported anyway; see docs/data-map.md. */
+  include?: string[];
 }
 
 export interface PersonalDataOptions<T = any> {
@@ -66,6 +91,10 @@ export interface PersonalDataOptions<T = any> {
   retention?: RetentionRule<T>;
   /** Properties left out of exports (secrets such as password hashes). */
   exclude?: string[];
+  /** A column that hides rows when the entity has no @DeleteDateColumn: a column name (a timestamp), or its options. */
+  softDelete?: string | SoftDeleteOptions;
+  /** Hidden columns (`select: false`) and credential-like ones exported anyway; see docs/data-map.md. */
+  include?: string[];
   /**
    * Rows reached only through a shared link (one crossing a one-to-many or many-to-many hop: a ticket the person
    * is only CC'd on) may hold other people's data. 'review' (default): erasure keeps them and lists them for
@@ -144,10 +173,35 @@ export interface PersonalDataDeclaration {
 export interface DataCategoryProvider {
   /** Yields the subject's records; each record is a flat or nested JSON-able object with an `id`. */
   export(subject: ProviderSubject): AsyncIterable<Record<string, unknown>>;
-  anonymize?(subject: ProviderSubject): Promise<ProviderErasureResult | void>;
-  delete?(subject: ProviderSubject): Promise<ProviderErasureResult | void>;
-  restore?(subject: ProviderSubject): Promise<void>;
-  purge?(subject: ProviderSubject): Promise<void>;
+  /** Erases the subject's records; `context.vault.seal()` keeps the originals in the engine's vault for restore. */
+  anonymize?(subject: ProviderSubject, context: ProviderContext): Promise<ProviderErasureResult | void>;
+  delete?(subject: ProviderSubject, context: ProviderContext): Promise<ProviderErasureResult | void>;
+  /** Puts back what the erasure changed; `context.vault.open()` yields what it sealed. `subject.requestId` is the erasure's id. */
+  restore?(subject: ProviderSubject, context: ProviderContext): Promise<void>;
+  /** Destroys for good what the erasure hid; the vault is already shredded (open() yields nothing). */
+  purge?(subject: ProviderSubject, context: ProviderContext): Promise<void>;
+}
+
+/** What a provider's erasure, restore and purge get from the engine besides the subject. */
+export interface ProviderContext {
+  operation: 'anonymize' | 'delete' | 'restore' | 'purge';
+  /** The erasure's encrypted vault, scoped to this provider. */
+  vault: ProviderVault;
+}
+
+/**
+ * The engine's vault, for a provider's originals: encrypted with the erasure request's own key, restored from inside
+ * the recovery window, crypto-shredded at purge with the rest of the request's originals.
+ */
+export interface ProviderVault {
+  /**
+   * Seals JSON-able data under a kind of the provider's choosing ('login', 'mailbox'), during anonymize or delete,
+   * before the provider changes what it describes. A provider called again after a failure may seal again: open()
+   * yields every entry, oldest first.
+   */
+  seal(kind: string, data: unknown): Promise<void>;
+  /** During restore: the entries this provider sealed for the erasure being restored (of one kind, or all), oldest first. */
+  open(kind?: string): AsyncIterable<{ kind: string; data: unknown }>;
 }
 
 export interface ProviderSubject {

@@ -38,20 +38,52 @@ function resolveRelationPath(dataSource: DataSource, entity: EntityMetadata, sub
     throw new MetadataError(`${entity.name}: link '${path}' is not a valid relation path`, { entity: entity.name, field: path });
   }
   const hops: Hop[] = [];
-  const relations: RelationMetadata[] = [];
+  // Whether each hop, walked from the row towards the subject, reaches at most one row (for `sharing`).
+  const toOne: boolean[] = [];
   let current = entity;
-  for (const segment of segments) {
-    const relation = current.relations.find((r) => r.propertyPath === segment || r.propertyName === segment);
+  let index = 0;
+  // The row's side: relations of the entity reached so far, up to a segment naming the subject entity.
+  for (; index < segments.length; index++) {
+    const segment = segments[index];
+    const relation = relationOf(current, segment);
     if (!relation) {
-      const known = current.relations.map((r) => r.propertyPath).join(', ') || 'none';
+      if (namesEntity(subject, segment)) break;
+      throw unknownRelation(entity, subject, path, segment, current);
+    }
+    hops.push(hopFor(relation));
+    toOne.push(relation.isManyToOne || relation.isOneToOne);
+    current = relation.inverseEntityMetadata;
+  }
+  if (index < segments.length) {
+    // The subject's side ('Customer.user', 'user.Customer.user'): walked from the subject along relations declared
+    // on the entities it reaches, with or without an inverse side, until it arrives where the row's side ended.
+    const meeting = current;
+    const reversed: Array<{ hop: Hop; toOne: boolean }> = [];
+    let from = subject;
+    for (const segment of segments.slice(index + 1)) {
+      const relation = relationOf(from, segment);
+      if (!relation) throw unknownRelation(entity, subject, path, segment, from);
+      // Walked backwards, a one-to-many is many-to-one: each row has one owner on the subject's side.
+      reversed.unshift({ hop: reverseHopFor(relation), toOne: relation.isOneToOne || relation.isOneToMany });
+      from = relation.inverseEntityMetadata;
+    }
+    // A child of a single table is reached through relations to its parent class: same table, its type filtered.
+    const arrives = from.target === meeting.target || (from.tablePath === meeting.tablePath && typeof meeting.target === 'function' && meeting.target.prototype instanceof (from.target as Function));
+    if (!arrives) {
+      const where = index === 0 ? entity.name : `${meeting.name}, where '${segments.slice(0, index).join('.')}' arrives`;
       throw new MetadataError(
-        `${entity.name}: link '${path}' names unknown relation '${segment}' on ${current.name} (its relations: ${known})`,
+        `${entity.name}: link '${path}' walks from the subject to ${from.name}, not to ${where}`,
         { entity: entity.name, field: path },
       );
     }
-    hops.push(hopFor(relation));
-    relations.push(relation);
-    current = relation.inverseEntityMetadata;
+    for (const r of reversed) {
+      hops.push(r.hop);
+      toOne.push(r.toOne);
+    }
+    current = subject;
+  }
+  if (hops.length === 0) {
+    throw new MetadataError(`${entity.name}: link '${path}' is not a valid relation path`, { entity: entity.name, field: path });
   }
   if (current.target !== subject.target) {
     throw new MetadataError(
@@ -70,7 +102,7 @@ function resolveRelationPath(dataSource: DataSource, entity: EntityMetadata, sub
   return {
     description: path,
     kind: 'relation',
-    sharing: relations.every((r) => r.isManyToOne || r.isOneToOne) ? 'exclusive' : 'shared',
+    sharing: toOne.every(Boolean) ? 'exclusive' : 'shared',
     through: hops.map((h) => h.target.name),
     directColumn: direct,
     condition(alias, params, subjectId) {
@@ -104,6 +136,25 @@ function resolveRelationPath(dataSource: DataSource, entity: EntityMetadata, sub
   };
 }
 
+function relationOf(metadata: EntityMetadata, segment: string): RelationMetadata | undefined {
+  return metadata.relations.find((r) => r.propertyPath === segment || r.propertyName === segment);
+}
+
+function namesEntity(metadata: EntityMetadata, segment: string): boolean {
+  return segment === metadata.name || segment === metadata.targetName;
+}
+
+function unknownRelation(entity: EntityMetadata, subject: EntityMetadata, path: string, segment: string, on: EntityMetadata): MetadataError {
+  const known = on.relations.map((r) => r.propertyPath).join(', ') || 'none';
+  // The usual cause: the relation is declared on the subject only (Customer.user with no inverse on User).
+  const fromSubject = on.target === subject.target ? undefined : subject.relations.find((r) => r.inverseEntityMetadata.target === on.target);
+  const hint = fromSubject ? `; ${subject.name}.${fromSubject.propertyPath} points at ${on.name}: walk it from the subject's side with '${subject.name}.${fromSubject.propertyPath}'` : '';
+  return new MetadataError(`${entity.name}: link '${path}' names unknown relation '${segment}' on ${on.name} (its relations: ${known})${hint}`, {
+    entity: entity.name,
+    field: path,
+  });
+}
+
 /** Reduces any relation kind to "these columns here match those columns there" (through a junction for many-to-many). */
 function hopFor(relation: RelationMetadata): Hop {
   const target = relation.inverseEntityMetadata;
@@ -129,6 +180,16 @@ function hopFor(relation: RelationMetadata): Hop {
   // One-to-many, or the inverse side of one-to-one: the foreign key is on the target table.
   const fk = relation.inverseRelation!.joinColumns;
   return { kind: 'foreign-key', from: fk.map((c) => c.referencedColumn!), target, to: fk };
+}
+
+/** The hop of `hopFor(relation)` walked the other way: from the relation's target back to the entity declaring it. */
+function reverseHopFor(relation: RelationMetadata): Hop {
+  const source = relation.entityMetadata;
+  const forward = hopFor(relation);
+  if (forward.kind === 'junction') {
+    return { kind: 'junction', from: forward.to, junction: forward.junction, junctionFrom: forward.junctionTo, junctionTo: forward.junctionFrom, target: source, to: forward.from };
+  }
+  return { kind: 'foreign-key', from: forward.to, target: source, to: forward.from };
 }
 
 function resolvePolymorphic(dataSource: DataSource, entity: EntityMetadata, spec: PolymorphicLink): ResolvedLink {

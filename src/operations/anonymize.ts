@@ -1,10 +1,10 @@
 import { type ResolvedDataMap, withErasableLinks } from '../metadata/data-map.js';
-import { type ErasureStep, childrenFirst, redactedFields } from './erasure-steps.js';
+import { type ErasureStep, childrenFirst, keepsSomeFields, redactedFields } from './erasure-steps.js';
 
 /** Every entity anonymize changes, with all its links (rows shared with other people included). */
 export function anonymizeSteps(map: ResolvedDataMap): ErasureStep[] {
   return childrenFirst(map)
-    .filter((entity) => (entity.isSubject || entity.onErase !== 'retain') && redactedFields(entity).length > 0)
+    .filter((entity) => (entity.isSubject || entity.onErase !== 'retain' || keepsSomeFields(entity)) && redactedFields(entity).length > 0)
     .map((entity) => ({ entity, action: 'redact' as const }));
 }
 

@@ -1,5 +1,5 @@
 import type { ResolvedDataMap } from '../metadata/data-map.js';
-import { type ErasureStep, childrenFirst, redactedFields } from './erasure-steps.js';
+import { type ErasureStep, childrenFirst, keepsSomeFields, redactedFields } from './erasure-steps.js';
 import { erasableSteps } from './anonymize.js';
 
 /** Every entity delete changes, with all its links (rows shared with other people included). */
@@ -7,7 +7,7 @@ export function deleteSteps(map: ResolvedDataMap): ErasureStep[] {
   const steps: ErasureStep[] = [];
   for (const entity of childrenFirst(map)) {
     if (entity.onErase === 'delete') steps.push({ entity, action: entity.deleteDateColumn ? 'hide' : 'remove' });
-    else if (entity.onErase === 'anonymize' && redactedFields(entity).length > 0) steps.push({ entity, action: 'redact' });
+    else if ((entity.onErase === 'anonymize' || keepsSomeFields(entity)) && redactedFields(entity).length > 0) steps.push({ entity, action: 'redact' });
   }
   return steps;
 }

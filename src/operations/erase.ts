@@ -1,4 +1,4 @@
-import type { ResolvedEntity } from '../metadata/data-map.js';
+import { type ResolvedEntity, keptFieldNames } from '../metadata/data-map.js';
 import type { ReviewItem } from '../request.js';
 import { SubjectStates } from '../db/subject-states.js';
 import { hydrateRow } from '../db/hydrate.js';
@@ -6,7 +6,7 @@ import { countSubjectRows, primaryKeyOf, readSubjectPage, readSubjectRows } from
 import type { ProviderSubject } from '../metadata/declarations.js';
 import { type ErasureStep, childrenFirst, hidePage, redactPage, redactedFields, removePage } from './erasure-steps.js';
 import { ErasureCoverage, digestBatch } from './erasure-coverage.js';
-import { type OperationContext, addReview, saveCheckpoint, tagStep, withStep } from './operation-context.js';
+import { type OperationContext, addReview, providerContext, saveCheckpoint, tagStep, withStep } from './operation-context.js';
 import { verifyErasure, type VerificationResult } from './verify.js';
 import { type SharedRows, flagSharedRows } from './shared-rows.js';
 import { inTransaction } from '../db/transaction.js';
@@ -38,7 +38,8 @@ export interface ErasureReceipt {
   subject: { type: string; id: string };
   completedAt: string;
   entities: Record<string, EntityCount>;
-  retained: Array<{ category: string; entity: string; rows: number; legalBasis: string; until: string | null }>;
+  /** Rows kept under a legal basis; `fields` when only those fields are kept (the entity's other @Redact fields were redacted). */
+  retained: Array<{ category: string; entity: string; rows: number; legalBasis: string; until: string | null; fields?: string[] }>;
   /** Rows reached only through shared links, kept as they are and flagged for review (see docs/data-map.md). */
   shared: SharedRows[];
   providers: Array<{ name: string; category: string; status: 'done' | 'manual action required'; affected?: number }>;
@@ -148,7 +149,7 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
       continue;
     }
     if (!cp.providersDone.includes(p.name)) {
-      const result = await withStep({ step: operation, entity: `provider ${p.name}` }, async () => method.call(p.provider, subjectRef));
+      const result = await withStep({ step: operation, entity: `provider ${p.name}` }, async () => method.call(p.provider, subjectRef, providerContext(ctx, p.name, operation, request.id)));
       cp.providersDone.push(p.name);
       await saveCheckpoint(ctx, dataSource, { ...cp });
       providers.push({ name: p.name, category: p.category, status: 'done', ...(result && typeof result.affected === 'number' ? { affected: result.affected } : {}) });
@@ -237,7 +238,17 @@ async function retainedReport(ctx: OperationContext, subjectId: unknown): Promis
         if (Number.isFinite(date)) until = until === null ? date : Math.max(until, date);
       }
     }
-    if (rows > 0) out.push({ category: entity.category, entity: entity.name, rows, legalBasis: entity.retention?.basis ?? '', until: until === null ? null : new Date(until).toISOString() });
+    const kept = keptFieldNames(entity);
+    if (rows > 0) {
+      out.push({
+        category: entity.category,
+        entity: entity.name,
+        rows,
+        legalBasis: entity.retention?.basis ?? '',
+        until: until === null ? null : new Date(until).toISOString(),
+        ...(kept.length ? { fields: kept } : {}),
+      });
+    }
   }
   return out;
 }

@@ -6,6 +6,7 @@ import { type RawRow, primaryKeyOf, subjectCondition } from '../db/subject-rows.
 import type { ResolvedEntity } from '../metadata/data-map.js';
 import { type Vault, type VaultEntry, decodeRaw, encodeRaw } from '../vault/vault.js';
 import { pkNames } from './erasure-steps.js';
+import { isVisibleValue } from '../db/soft-delete.js';
 
 /**
  * What earlier erasures of a subject, still standing, already did to its rows — so that a later erasure
@@ -127,7 +128,7 @@ export class ErasureCoverage {
       const found = marks.get(rowKey(primaryKeyOf(entity, row)));
       if (!found) return false;
       const raw = row[column];
-      const stillHidden = hiddenRows && deleteDate !== undefined && row[deleteDate] !== null && row[deleteDate] !== undefined;
+      const stillHidden = hiddenRows && deleteDate !== undefined && !isVisibleValue(this.dataSource, entity, row[deleteDate]);
       return found.some((m) => (m.hidden && stillHidden) || (m.digests?.[column] !== undefined && m.digests[column] === valueDigest(this.digestKey, entity.name, column, raw)));
     };
   }

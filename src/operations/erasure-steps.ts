@@ -3,11 +3,12 @@ import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import { AdapterError } from '../errors.js';
 import type { ResolvedDataMap, ResolvedEntity } from '../metadata/data-map.js';
 import { type RawRow, primaryKeyOf } from '../db/subject-rows.js';
-import { type SqlExecutor, quoteIdentifier } from '../db/dialect.js';
+import type { SqlExecutor } from '../db/dialect.js';
 import { hydrateRow, hydrateValue } from '../db/hydrate.js';
 import { withStepSync } from './operation-context.js';
 import { decodeRaw, encodeRaw } from '../vault/vault.js';
-import { type RowUpdate, deleteRows, insertRows, selectRendered, selectRows, setColumn, updateRows } from '../db/batch-sql.js';
+import { type RowUpdate, deleteRows, insertRows, selectRendered, selectRows, setColumn, storedColumns, updateRows } from '../db/batch-sql.js';
+import { hiddenValue, isVisibleValue, visibleCondition, visibleValue } from '../db/soft-delete.js';
 import { type RenderedRow, renderedValue } from '../db/rendered-values.js';
 
 /** What erasure does to one entity: redact fields in place, hide rows (soft delete), or remove them (snapshot, then delete). */
@@ -41,8 +42,14 @@ export function childrenFirst(map: ResolvedDataMap): ResolvedEntity[] {
   return [...ordered.filter((e) => !e.isSubject), ...ordered.filter((e) => e.isSubject)];
 }
 
+/** The fields erasure redacts: every @Redact field but those a retained entity keeps under its basis. */
 export function redactedFields(entity: ResolvedEntity) {
-  return entity.fields.filter((f) => f.redaction);
+  return entity.fields.filter((f) => f.redaction && !f.kept);
+}
+
+/** A retained entity that keeps only some fields (`retention.fields`): erasure redacts the rest of its @Redact fields. */
+export function keepsSomeFields(entity: ResolvedEntity): boolean {
+  return entity.onErase === 'retain' && entity.fields.some((f) => f.kept);
 }
 
 /**
@@ -112,20 +119,19 @@ async function renderedOriginals(executor: SqlExecutor, dataSource: DataSource, 
   };
 }
 
-/** Soft-deletes the rows of a page that are not yet deleted; rows archived before stay as they were. */
+/** Soft-deletes the rows of a page that are still visible; rows the host hid before stay as they were. */
 export async function hidePage(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, rows: RawRow[], now: Date): Promise<HidePayload> {
   const column = entity.deleteDateColumn!;
-  const keys = rows.filter((r) => r[column.databaseName] === null || r[column.databaseName] === undefined).map((r) => primaryKeyOf(entity, r));
+  const keys = rows.filter((r) => isVisibleValue(dataSource, entity, r[column.databaseName])).map((r) => primaryKeyOf(entity, r));
   if (keys.length > 0) {
-    const q = quoteIdentifier(dataSource, column.databaseName);
-    await setColumn(executor, dataSource, entity.metadata.tablePath, pkNames(entity), keys, column.databaseName, dataSource.driver.preparePersistentValue(now, column), ` AND ${q} IS NULL`);
+    await setColumn(executor, dataSource, entity.metadata.tablePath, pkNames(entity), keys, column.databaseName, hiddenValue(dataSource, entity, now), (p) => visibleCondition(dataSource, entity, p));
   }
   return { e: entity.name, keys: keys.map((k) => k.map(encodeRaw)) };
 }
 
 /** Snapshots whole rows, and the join-table rows pointing at them, then deletes both. */
 export async function removePage(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, rows: RawRow[]): Promise<RemovePayload> {
-  const columns = entity.metadata.columns;
+  const columns = storedColumns(entity.metadata.columns);
   const cols = columns.map((c) => c.databaseName);
   const full = await selectRendered(executor, dataSource, entity.metadata.tablePath, pkNames(entity), rows.map((r) => primaryKeyOf(entity, r)), columns);
   const renderedRow = (r: RenderedRow, of: ColumnMetadata[]) => of.map((c) => encodeRaw(renderedValue(r, c)!.value));
@@ -136,10 +142,11 @@ export async function removePage(executor: SqlExecutor, dataSource: DataSource, 
   for (const { junction, fkColumns, refColumns } of junctions) {
     const keys = raw.map((r) => refColumns.map((c) => r[c]));
     if (keys.length === 0) continue;
-    const jRows = await selectRendered(executor, dataSource, junction.tablePath, fkColumns, keys, junction.columns);
+    const jColumns = storedColumns(junction.columns);
+    const jRows = await selectRendered(executor, dataSource, junction.tablePath, fkColumns, keys, jColumns);
     if (jRows.length === 0) continue;
-    const jCols = junction.columns.map((c) => c.databaseName);
-    payload.junctions.push({ table: junction.tablePath, cols: jCols, fk: fkColumns, rows: jRows.map((r) => renderedRow(r, junction.columns)) });
+    const jCols = jColumns.map((c) => c.databaseName);
+    payload.junctions.push({ table: junction.tablePath, cols: jCols, fk: fkColumns, rows: jRows.map((r) => renderedRow(r, jColumns)) });
     await deleteRows(executor, dataSource, junction.tablePath, fkColumns, keys);
   }
   await deleteRows(executor, dataSource, entity.metadata.tablePath, pkNames(entity), full.map((r) => primaryKeyOf(entity, r)));
@@ -162,7 +169,7 @@ export async function unredact(executor: SqlExecutor, dataSource: DataSource, en
 /** Undo of hidePage for the kept keys; returns the keys it brought back (still encoded, as in the payload). */
 export async function unhide(executor: SqlExecutor, dataSource: DataSource, entity: ResolvedEntity, payload: HidePayload, keep: (key: unknown[]) => boolean): Promise<unknown[][]> {
   const kept = payload.keys.filter((k) => keep(k.map(decodeRaw)));
-  if (kept.length) await setColumn(executor, dataSource, entity.metadata.tablePath, pkNames(entity), kept.map((k) => k.map(decodeRaw)), entity.deleteDateColumn!.databaseName, null);
+  if (kept.length) await setColumn(executor, dataSource, entity.metadata.tablePath, pkNames(entity), kept.map((k) => k.map(decodeRaw)), entity.deleteDateColumn!.databaseName, visibleValue(dataSource, entity));
   return kept;
 }
 

@@ -1,5 +1,7 @@
 import type { DataSource } from 'typeorm';
-import { LeaseLostError, OperationError, type OperationStep, PrivacyEngineError } from '../errors.js';
+import { z } from 'zod';
+import { ConflictError, LeaseLostError, OperationError, type OperationStep, PrivacyEngineError, ValidationError } from '../errors.js';
+import type { ProviderContext } from '../metadata/declarations.js';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
 import type { ReviewItem } from '../request.js';
 import type { RequestBody, RequestStore, StoredRequest } from '../db/request-store.js';
@@ -59,7 +61,7 @@ export async function callProviders(
   for (const p of ctx.map.providers) {
     const fn = p.provider[method];
     if (typeof fn === 'function') {
-      await fn.call(p.provider, subject);
+      await fn.call(p.provider, subject, providerContext(ctx, p.name, method, subject.requestId));
       results.push({ name: p.name, status: 'done' });
     } else {
       results.push({ name: p.name, status: 'manual action required' });
@@ -67,6 +69,36 @@ export async function callProviders(
     }
   }
   return results;
+}
+
+const sealSchema = z.object({ kind: z.string().trim().min(1).max(100) });
+
+/**
+ * The context a provider's method gets: a vault scoped to the provider and to the erasure (`erasureId`: the request
+ * being run for anonymize and delete, the one being restored or purged otherwise). Sealing is for erasures only.
+ */
+export function providerContext(ctx: OperationContext, provider: string, operation: ProviderContext['operation'], erasureId: string): ProviderContext {
+  return {
+    operation,
+    vault: {
+      async seal(kind, data) {
+        if (operation !== 'anonymize' && operation !== 'delete') {
+          throw new ConflictError(`provider ${provider}: vault.seal() is for anonymize and delete; ${operation} can only open() what they sealed`);
+        }
+        const parsed = sealSchema.safeParse({ kind });
+        if (!parsed.success) throw new ValidationError(`provider ${provider}: vault.seal() needs a kind of 1 to 100 characters`);
+        if (data === undefined || typeof data === 'function') throw new ValidationError(`provider ${provider}: vault.seal() needs JSON-able data`);
+        const seq = (await ctx.vault.lastSeq(erasureId, 'provider')) + 1;
+        await ctx.vault.append(ctx.dataSource, erasureId, seq, 'provider', { p: provider, k: parsed.data.kind, d: data }, ctx.now().getTime());
+      },
+      async *open(kind) {
+        for await (const entry of ctx.vault.entries(erasureId, { kinds: ['provider'] })) {
+          const sealed = entry.payload as { p: string; k: string; d: unknown };
+          if (sealed.p === provider && (kind === undefined || sealed.k === kind)) yield { kind: sealed.k, data: sealed.d };
+        }
+      },
+    },
+  };
 }
 
 /**

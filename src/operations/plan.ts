@@ -7,11 +7,12 @@ import type { RequestStore } from '../db/request-store.js';
 import { actorSchema } from '../engine/policy.js';
 import { keyStringSchema, subjectIdSchema } from '../engine/schemas.js';
 import type { ResolvedDataMap } from '../metadata/data-map.js';
-import { reviewedLinks } from '../metadata/data-map.js';
+import { keptFieldNames, reviewedLinks } from '../metadata/data-map.js';
 import { anonymizePlan, anonymizeSteps } from './anonymize.js';
 import { deletePlan, deleteSteps } from './delete.js';
 import { type StepAction, childrenFirst, redactedFields } from './erasure-steps.js';
 import { countSharedOnly } from './shared-rows.js';
+import { visibleCondition } from '../db/soft-delete.js';
 
 export const planInputSchema = z.object({
   subjectId: subjectIdSchema,
@@ -44,7 +45,8 @@ export interface OperationPlan {
   operation: 'export' | 'anonymize' | 'delete';
   subject: { type: string; id: string; tenantId: string | null };
   entities: PlanEntity[];
-  retained: Array<{ category: string; entity: string; rows: number; legalBasis: string }>;
+  /** Rows kept under a legal basis; `fields` when only those fields are kept and the others are redacted. */
+  retained: Array<{ category: string; entity: string; rows: number; legalBasis: string; fields?: string[] }>;
   providers: Array<{ name: string; category: string; action: 'called' | 'manual action required' }>;
   totals: { read: number; changed: number; shared: number };
   estimate: { seconds: number; rowsPerSecond: number; basis: 'measured' | 'default'; fromRequests: number };
@@ -82,9 +84,12 @@ export async function planOperation(ctx: PlanContext, operation: OperationPlan['
     }
     if (!entity.isSubject && entity.onErase === 'retain') {
       const legalBasis = entity.retention?.basis ?? '';
-      entities.push({ ...base, action: 'retain', rows: 0, shared: 0, fields: [], legalBasis });
-      if (read > 0) retained.push({ category: entity.category, entity: entity.name, rows: read, legalBasis });
-      continue;
+      const kept = keptFieldNames(entity);
+      if (read > 0) retained.push({ category: entity.category, entity: entity.name, rows: read, legalBasis, ...(kept.length ? { fields: kept } : {}) });
+      if (!steps.some((s) => s.entity.name === entity.name)) {
+        entities.push({ ...base, action: 'retain', rows: 0, shared: 0, fields: [], legalBasis });
+        continue;
+      }
     }
     const step = steps.find((s) => s.entity.name === entity.name);
     const shared = !entity.isSubject && touched.has(entity.name) && reviewedLinks(entity).length ? await countSharedOnly(dataSource, entity, subject.id) : 0;
@@ -128,7 +133,7 @@ async function countVisible(dataSource: DataSource, entity: ResolvedEntity, subj
   const params = new SqlParams(dialectOf(dataSource));
   const where = subjectCondition(dataSource, entity, params, subjectId);
   const rows = await dataSource.query(
-    `SELECT COUNT(*) AS ${q('n')} FROM ${quoteTablePath(dataSource, entity.metadata.tablePath)} pe_t WHERE ${where} AND pe_t.${q(entity.deleteDateColumn!.databaseName)} IS NULL`,
+    `SELECT COUNT(*) AS ${q('n')} FROM ${quoteTablePath(dataSource, entity.metadata.tablePath)} pe_t WHERE ${where} AND ${visibleCondition(dataSource, entity, params, 'pe_t')}`,
     params.values,
   );
   return Number(rows[0].n);

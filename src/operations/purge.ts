@@ -7,6 +7,7 @@ import { AdapterError } from '../errors.js';
 import type { ResolvedDataMap, ResolvedEntity, ResolvedField } from '../metadata/data-map.js';
 import type { RawRow } from '../db/subject-rows.js';
 import { sqlOf } from '../db/dialect.js';
+import { hiddenCondition } from '../db/soft-delete.js';
 import { decodeRaw } from '../vault/vault.js';
 import { keyIn, selectRows, updateRows } from '../db/batch-sql.js';
 import { type HidePayload, keyString, pkNames, redactPage } from './erasure-steps.js';
@@ -51,7 +52,7 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
   if (!cp.shredded) {
     await withStep({ step: 'shred' }, async () => {
       await ctx.vault.shred(source.id);
-      await ctx.vault.deleteEntries(source.id, ['redact', 'remove']);
+      await ctx.vault.deleteEntries(source.id, ['redact', 'remove', 'provider']);
     });
     cp.shredded = true;
     await saveCheckpoint(ctx, dataSource, { ...cp });
@@ -132,11 +133,11 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
 
 /** DELETE of the given rows that are still hidden; returns how many the database actually removed. */
 async function deleteHidden(runner: QueryRunner, dataSource: DataSource, entity: ResolvedEntity, keys: unknown[][]): Promise<number> {
-  const { q, table, params } = sqlOf(dataSource);
+  const { table, params } = sqlOf(dataSource);
   let removed = 0;
   for (let i = 0; i < keys.length; i += 1000) {
     const p = params();
-    const where = `${keyIn(dataSource, pkNames(entity), keys.slice(i, i + 1000), p)} AND ${q(entity.deleteDateColumn!.databaseName)} IS NOT NULL`;
+    const where = `${keyIn(dataSource, pkNames(entity), keys.slice(i, i + 1000), p)} AND ${hiddenCondition(dataSource, entity, p)}`;
     const result = await runner.query(`DELETE FROM ${table(entity.metadata.tablePath)} WHERE ${where}`, p.values, true);
     // Counting fails closed: a driver that does not say how many rows went is an error, not "all of them".
     if (typeof result.affected !== 'number') throw new AdapterError('database', `The database did not report how many ${entity.name} rows a DELETE removed`);
@@ -215,6 +216,7 @@ function structuralColumns(dataSource: DataSource, map: ResolvedDataMap, entity:
   for (const other of dataSource.entityMetadatas) {
     for (const fk of other.foreignKeys) if (fk.referencedTablePath === metadata.tablePath) for (const c of fk.referencedColumns) keep.add(c);
   }
+  if (entity.deleteDateColumn) keep.add(entity.deleteDateColumn);
   if (entity.isSubject && map.subject.tenantColumn) keep.add(map.subject.tenantColumn);
   return keep;
 }

@@ -73,7 +73,7 @@ export async function runRestore(ctx: OperationContext, source: StoredRequest, p
   });
   if (!partial) {
     await ctx.vault.shred(source.id);
-    await ctx.vault.deleteEntries(source.id, ['redact', 'remove', 'hide', 'digest']);
+    await ctx.vault.deleteEntries(source.id, ['redact', 'remove', 'hide', 'digest', 'provider']);
   }
   return { sourceRequestId: source.id, partial, restored: cp.restored, providers };
 }

@@ -1,6 +1,7 @@
 import type { ResolvedEntity } from '../metadata/data-map.js';
 import { SqlParams, dialectOf, quoteTablePath, sqlOf } from '../db/dialect.js';
 import { subjectCondition } from '../db/subject-rows.js';
+import { visibleCondition } from '../db/soft-delete.js';
 import type { ErasureStep } from './erasure-steps.js';
 import type { OperationContext } from './operation-context.js';
 
@@ -31,7 +32,8 @@ export async function verifyErasure(ctx: OperationContext, subjectId: unknown, s
     }
     result.tablesChecked++;
     if (values.length === 0) continue;
-    for (const field of entity.fields.filter((f) => f.facts.kind === 'string' || f.facts.kind === 'text')) {
+    // Fields a retained entity keeps under its basis are kept on purpose: not searched.
+    for (const field of entity.fields.filter((f) => (f.facts.kind === 'string' || f.facts.kind === 'text') && !f.kept)) {
       const rows = await countMatches(ctx, entity, field.column.databaseName, subjectId, values);
       if (rows > 0) result.remaining.push({ entity: entity.name, field: field.name, rows });
     }
@@ -62,7 +64,7 @@ async function countMatches(ctx: OperationContext, entity: ResolvedEntity, colum
   const params = new SqlParams(dialectOf(ds));
   const { q } = sqlOf(ds);
   const where = [subjectCondition(ds, entity, params, subjectId), `pe_t.${q(column)} IN (${values.map((v) => params.add(v)).join(', ')})`];
-  if (entity.deleteDateColumn) where.push(`pe_t.${q(entity.deleteDateColumn.databaseName)} IS NULL`);
+  if (entity.deleteDateColumn) where.push(visibleCondition(ds, entity, params, 'pe_t'));
   const rows = await ds.query(`SELECT COUNT(*) AS ${q('n')} FROM ${quoteTablePath(ds, entity.metadata.tablePath)} pe_t WHERE ${where.join(' AND ')}`, params.values);
   return Number(rows[0].n);
 }

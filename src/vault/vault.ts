@@ -9,9 +9,10 @@ import { open, seal } from './aes-gcm.js';
  * What a vault entry holds. `redact` and `remove` entries keep original values and are encrypted;
  * `hide` entries list the ids of soft-deleted rows only, in plain text, so purge can destroy the key
  * first and still find the rows to remove. `digest` entries hold keyed digests of the values an erasure wrote
- * (plain text, kept after a purge) so that a later erasure can tell them from new personal data.
+ * (plain text, kept after a purge) so that a later erasure can tell them from new personal data. `provider` entries hold
+ * what a provider sealed (encrypted, numbered apart from the batches: the vault is unique by request, kind and seq).
  */
-export type VaultEntryKind = 'redact' | 'remove' | 'hide' | 'digest' | 'unhide';
+export type VaultEntryKind = 'redact' | 'remove' | 'hide' | 'digest' | 'unhide' | 'provider';
 /** Kinds stored in plain text: they hold keys and keyed digests of redacted values, never originals. */
 const PLAIN_KINDS: readonly VaultEntryKind[] = ['hide', 'digest', 'unhide'];
 const KEY_KIND = 'key';
@@ -101,6 +102,16 @@ export class Vault {
       `DELETE FROM ${this.table} WHERE ${this.q('request_id')} = ${params.add(requestId)} AND ${this.q('kind')} IN (${kinds.map((k) => params.add(k)).join(', ')})`,
       params.values,
     );
+  }
+
+  /** The highest sequence number of the request's entries of one kind (0 when none). */
+  async lastSeq(requestId: string, kind: VaultEntryKind): Promise<number> {
+    const params = this.params();
+    const rows = await this.dataSource.query(
+      `SELECT MAX(${this.q('seq')}) AS ${this.q('n')} FROM ${this.table} WHERE ${this.q('request_id')} = ${params.add(requestId)} AND ${this.q('kind')} = ${params.add(kind)}`,
+      params.values,
+    );
+    return Number(rows[0]?.n ?? 0);
   }
 
   async hasKey(requestId: string): Promise<boolean> {
