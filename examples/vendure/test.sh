@@ -8,7 +8,7 @@ set -euo pipefail
 exec </dev/null
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
+ROOT="$(cd "${PRIVACY_ENGINE_DIR:-$HERE/../..}" && pwd)"   # the privacy-engine checkout to pack (this repository)
 cd "$HERE"
 START=$SECONDS
 
@@ -57,9 +57,8 @@ fi
 TYPEORM_VERSION="$(node -p "JSON.parse(require('fs').readFileSync('node_modules/typeorm/package.json', 'utf8')).version")"
 [[ "$TYPEORM_VERSION" == 0.3.* ]] || fail "the example's typeorm is $TYPEORM_VERSION, not 0.3"
 echo "typeorm $TYPEORM_VERSION, @vendure/core $(node -p "JSON.parse(require('fs').readFileSync('node_modules/@vendure/core/package.json', 'utf8')).version")"
-npm run --silent build
-
 rm -rf "$VENDURE_DATA_DIR" && mkdir -p "$LOGS"
+npm run --silent build
 
 step "creating database $DB_NAME with Vendure's schema and initial data"
 timeout 180 node dist/scripts/setup-db.js >"$LOGS/setup-db.log" 2>&1 || fail "setup-db (see $LOGS/setup-db.log)"
@@ -84,7 +83,7 @@ node dist/src/index-worker.js >"$LOGS/worker.log" 2>&1 &
 WORKER=$!
 PIDS+=("$WORKER")
 waited=0
-until grep -q 'Starting queue: privacy-requests' "$LOGS/worker.log"; do
+until grep -qs 'Starting queue: privacy-requests' "$LOGS/worker.log"; do
   kill -0 "$WORKER" 2>/dev/null || fail "the worker exited during start-up"
   ((waited < 120)) || fail "the worker did not start within 120 s"
   sleep 1

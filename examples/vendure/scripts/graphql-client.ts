@@ -13,13 +13,19 @@ export class GraphqlError extends Error {
 export class VendureClient {
   /** The session token Vendure returned last (it sends one with the first response of a new session). */
   token: string | undefined;
+  /** The channel to work in (Vendure's `vendure-token` header); the default channel when unset. */
+  channelToken: string | undefined;
 
   constructor(private readonly api: 'shop-api' | 'admin-api') {}
 
   async query<T = Record<string, any>>(document: string, variables: Record<string, unknown> = {}): Promise<T> {
     const response = await fetch(`${baseUrl}/${this.api}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...(this.channelToken ? { 'vendure-token': this.channelToken } : {}),
+      },
       body: JSON.stringify({ query: document, variables }),
     });
     const token = response.headers.get('vendure-auth-token');

@@ -166,9 +166,29 @@ async function main(): Promise<void> {
     }
   }
 
+  // A second channel (another shop on the same Vendure): the privacy plugin's tenant. None of the customers above
+  // belongs to it.
+  const { zones } = await admin.query(`{ zones { items { id name } } }`);
+  const zone = zones.items.find((z: { name: string }) => z.name === 'Europe') ?? zones.items[0];
+  const { createChannel } = await admin.query(
+    `mutation ($input: CreateChannelInput!) { createChannel(input: $input) { __typename ... on Channel { id code token } ... on ErrorResult { errorCode message } } }`,
+    {
+      input: {
+        code: 'outlet',
+        token: 'outlet-channel-token',
+        defaultLanguageCode: 'en',
+        pricesIncludeTax: true,
+        defaultCurrencyCode: 'GBP',
+        defaultShippingZoneId: zone.id,
+        defaultTaxZoneId: zone.id,
+      },
+    },
+  );
+  ok(createChannel, 'createChannel');
+
   const directory = process.env.VENDURE_DATA_DIR ?? path.join(__dirname, '..', '..', '.data');
   mkdirSync(directory, { recursive: true });
-  writeFileSync(path.join(directory, 'population.json'), JSON.stringify({ variantId, customers: people }, null, 2));
+  writeFileSync(path.join(directory, 'population.json'), JSON.stringify({ variantId, otherChannelToken: createChannel.token, customers: people }, null, 2));
   console.log(`populate: ${people.length} customers, ${people.reduce((n, p) => n + p.orderCodes.length, 0)} orders (${people.filter((p) => p.deleted).length} customer soft-deleted)`);
 }
 

@@ -74,8 +74,22 @@ describe('privacy plugin in a Vendure server and worker', () => {
       recordIds(summary, 'history', 'OrderHistoryEntry'),
       await idsOf(`SELECT h.id FROM history_entry h JOIN "order" o ON o.id = h."orderId" WHERE o."customerId" = $1`, [ada.id]),
     );
+    // The login account, reached from the customer's side (Customer.user has no inverse on User).
+    const userId = String((await db.query(`SELECT "userId" FROM customer WHERE id = $1`, [ada.id])).rows[0].userId);
+    assert.deepEqual(recordIds(summary, 'account', 'User'), [userId]);
+    assert.deepEqual(recordIds(summary, 'account', 'NativeAuthenticationMethod'), await idsOf(`SELECT id FROM authentication_method WHERE "userId" = $1`, [userId]));
+    assert.deepEqual(
+      recordIds(summary, 'account', 'AuthenticatedSession'),
+      await idsOf(`SELECT id FROM session WHERE "userId" = $1 AND type = 'AuthenticatedSession'`, [userId]),
+    );
+    assert.ok(recordIds(summary, 'account', 'AuthenticatedSession').length > 0, 'she has sessions');
     const everything = [...files.values()].join('\n');
     for (const value of [ada.emailAddress, ada.streets[0], ada.streets[1], ada.cardHolder, ...ada.orderCodes]) assert.ok(everything.includes(value), 'the archive holds her data');
+    // Credentials are never exported: the password hash (a select: false column) and the session tokens.
+    const [{ passwordHash }] = (await db.query(`SELECT "passwordHash" FROM authentication_method WHERE "userId" = $1`, [userId])).rows;
+    const tokens = (await db.query(`SELECT token FROM session WHERE "userId" = $1`, [userId])).rows.map((r) => r.token as string);
+    for (const secret of [passwordHash, ...tokens]) assert.ok(!everything.includes(secret), 'a credential is in the archive');
+    assert.ok(!everything.includes('passwordHash'), 'the password hash column is named in the archive');
     for (const name of ['README.md', 'summary.csv', 'categories/profile.json', 'categories/orders.csv']) assert.ok(files.has(name), `${name} is in the archive`);
   });
 
@@ -86,6 +100,12 @@ describe('privacy plugin in a Vendure server and worker', () => {
         assert.ok(!everything.includes(value.toLowerCase()), `a value of customer ${other.key} is in Ada's archive`);
       }
     }
+  });
+
+  it('does not find a customer from another channel (the tenant)', async () => {
+    const outlet = await adminClient();
+    outlet.channelToken = population().otherChannelToken;
+    await assert.rejects(outlet.query(`mutation ($id: ID!) { exportCustomerData(customerId: $id) { id } }`, { id: ada.id }), /not found/i);
   });
 
   it('exports the soft-deleted customer too, with their orders', async () => {
@@ -116,6 +136,11 @@ describe('privacy plugin in a Vendure server and worker', () => {
       assert.ok(streets.length === ada.streets.length && streets.every((s) => !ada.streets.includes(s)), 'addresses are redacted');
       const notes = (await db.query(`SELECT data FROM history_entry WHERE "customerId" = $1 AND type = 'CUSTOMER_NOTE'`, [ada.id])).rows;
       assert.ok(notes.length > 0 && notes.every((r) => !r.data.includes(ada.streets[0])), 'staff notes are redacted');
+      const userRow = (await db.query(`SELECT u.identifier FROM "user" u JOIN customer c ON c."userId" = u.id WHERE c.id = $1`, [ada.id])).rows[0];
+      assert.notEqual(userRow.identifier, ada.emailAddress, 'the login identifier is redacted');
+      const tokensBefore = before.session.filter((r: any) => r.userId === customer.userId).map((r: any) => r.token);
+      const tokensAfter = (await db.query(`SELECT token FROM session WHERE "userId" = $1`, [customer.userId])).rows.map((r) => r.token);
+      assert.ok(tokensBefore.length > 0 && tokensBefore.every((t: string) => !tokensAfter.includes(t)), 'her session tokens were replaced');
       assert.equal(await shopLogin(ada), 'InvalidCredentialsError', 'the Shop API login is refused');
     });
 
@@ -141,6 +166,18 @@ describe('privacy plugin in a Vendure server and worker', () => {
       assert.match(retained.Order.legalBasis, /Tax/);
       assert.equal((await db.query(`SELECT count(*)::int AS n FROM address WHERE "customerId" = $1`, [ada.id])).rows[0].n, 0);
       assert.equal((await db.query(`SELECT count(*)::int AS n FROM "order" WHERE "customerId" = $1`, [ada.id])).rows[0].n, orderRows.length);
+      // Hidden as Vendure hides a customer: its own deletedAt column, so the Admin API no longer finds her.
+      assert.ok((await db.query(`SELECT "deletedAt" FROM customer WHERE id = $1`, [ada.id])).rows[0].deletedAt);
+      assert.equal((await admin.query(`query ($id: ID!) { customer(id: $id) { id } }`, { id: ada.id })).customer, null);
+      // Orders keep what the tax basis covers (the billing address), not the rest.
+      assert.deepEqual(retained.Order.fields, ['billingAddress']);
+      const after = (await db.query(`SELECT "shippingAddress", "billingAddress" FROM "order" WHERE "customerId" = $1 ORDER BY id`, [ada.id])).rows;
+      for (const [i, row] of after.entries()) {
+        assert.equal(row.billingAddress, orderRows[i].billingAddress, 'the billing address is kept');
+        assert.ok(!row.shippingAddress.includes(ada.lastName), 'the shipping address is redacted');
+      }
+      const payments = (await db.query(`SELECT p.metadata FROM payment p JOIN "order" o ON o.id = p."orderId" WHERE o."customerId" = $1`, [ada.id])).rows;
+      assert.ok(payments.length > 0 && payments.every((p) => !p.metadata.includes(ada.cardHolder)), 'the card holder is redacted');
       assert.equal(await shopLogin(ada), 'InvalidCredentialsError');
     });
 

@@ -7,7 +7,7 @@ import { VendureClient } from '../scripts/graphql-client';
 
 export const dataDirectory = process.env.VENDURE_DATA_DIR ?? path.join(__dirname, '..', '..', '.data');
 
-export function population(): { customers: PopulatedCustomer[] } {
+export function population(): { customers: PopulatedCustomer[]; otherChannelToken: string } {
   return JSON.parse(readFileSync(path.join(dataDirectory, 'population.json'), 'utf8'));
 }
 

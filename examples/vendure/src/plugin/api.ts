@@ -79,19 +79,19 @@ export class PrivacyAdminResolver {
   @Mutation()
   @Allow(managePersonalData.Permission)
   async exportCustomerData(@Ctx() ctx: RequestContext, @Args() args: { customerId: ID }) {
-    return toGraphql(await this.privacy.engine.export({ subjectId: String(args.customerId), actor: this.privacy.actorOf(ctx) }));
+    return toGraphql(await this.privacy.engine.export({ subjectId: String(args.customerId), tenantId: this.privacy.tenantOf(ctx), actor: this.privacy.actorOf(ctx) }));
   }
 
   @Mutation()
   @Allow(managePersonalData.Permission)
   async anonymizeCustomerData(@Ctx() ctx: RequestContext, @Args() args: { customerId: ID }) {
-    return toGraphql(await this.privacy.engine.anonymize({ subjectId: String(args.customerId), actor: this.privacy.actorOf(ctx) }));
+    return toGraphql(await this.privacy.engine.anonymize({ subjectId: String(args.customerId), tenantId: this.privacy.tenantOf(ctx), actor: this.privacy.actorOf(ctx) }));
   }
 
   @Mutation()
   @Allow(managePersonalData.Permission)
   async deleteCustomerData(@Ctx() ctx: RequestContext, @Args() args: { customerId: ID }) {
-    return toGraphql(await this.privacy.engine.delete({ subjectId: String(args.customerId), actor: this.privacy.actorOf(ctx) }));
+    return toGraphql(await this.privacy.engine.delete({ subjectId: String(args.customerId), tenantId: this.privacy.tenantOf(ctx), actor: this.privacy.actorOf(ctx) }));
   }
 
   @Mutation()

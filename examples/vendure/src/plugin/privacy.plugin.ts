@@ -1,7 +1,7 @@
 import { PluginCommonModule, type Type, VendurePlugin } from '@vendure/core';
 import { adminApiSchema, managePersonalData, PrivacyAdminResolver } from './api';
 import { PrivacyDownloadController } from './download.controller';
-import { addKeysetIndexes } from './keyset-indexes';
+import { addKeysetIndexes, restrictCustomerHistoryDeletes } from './schema-modifiers';
 import { PrivacyService } from './privacy.service';
 import { PRIVACY_PLUGIN_OPTIONS, type PrivacyPluginOptions } from './types';
 
@@ -17,7 +17,7 @@ import { PRIVACY_PLUGIN_OPTIONS, type PrivacyPluginOptions } from './types';
   adminApiExtensions: { schema: adminApiSchema, resolvers: [PrivacyAdminResolver] },
   configuration: (config) => {
     config.authOptions.customPermissions.push(managePersonalData);
-    config.entityOptions.metadataModifiers = [...(config.entityOptions.metadataModifiers ?? []), addKeysetIndexes];
+    config.entityOptions.metadataModifiers = [...(config.entityOptions.metadataModifiers ?? []), addKeysetIndexes, restrictCustomerHistoryDeletes];
     return config;
   },
   compatibility: '^3.0.0',

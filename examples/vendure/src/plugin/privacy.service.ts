@@ -32,6 +32,9 @@ export class PrivacyService implements OnModuleInit, OnApplicationBootstrap, OnA
     const engine = new PrivacyEngine({
       dataSource: this.connection.rawConnection,
       subject: Customer,
+      // A customer belongs to the channels it was created in or ordered from; every request is about one channel,
+      // the one the admin works in, and a customer of another channel is "not found".
+      tenantColumn: 'channels.code',
       secret: this.options.secret,
       storage: createLocalStorage({ directory: this.options.storageDirectory }),
       queue: this.queue,
@@ -62,6 +65,11 @@ export class PrivacyService implements OnModuleInit, OnApplicationBootstrap, OnA
    * ManagePersonalData permission, so every such administrator is an admin for the engine.
    */
   actorOf(ctx: RequestContext): Actor {
-    return { id: `vendure-user:${String(ctx.activeUserId ?? 'unknown')}`, roles: [ADMIN_ROLE] };
+    return { id: `vendure-user:${String(ctx.activeUserId ?? 'unknown')}`, roles: [ADMIN_ROLE], tenantId: ctx.channel.code };
+  }
+
+  /** The tenant of a request asked for in this Vendure request: its channel. */
+  tenantOf(ctx: RequestContext): string {
+    return ctx.channel.code;
   }
 }
