@@ -33,6 +33,7 @@ cleanup() {
   exit "$status"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 
 step "packing privacy-engine"
 [[ -f "$ROOT/dist/index.js" ]] || (cd "$ROOT" && npm run build >/dev/null)
@@ -74,6 +75,7 @@ wait_for_http() {
 }
 
 step "starting the Vendure server"
+if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then fail "something already listens on port $PORT (set PORT to another one)"; fi
 node dist/src/index.js >"$LOGS/server.log" 2>&1 &
 PIDS+=("$!")
 wait_for_http "http://127.0.0.1:$PORT/health" "$!" "the server"
