@@ -185,6 +185,11 @@ describe('privacy plugin in a Vendure server and worker', () => {
       assert.ok((await db.query(`SELECT count(*)::int AS n FROM privacy_vault WHERE request_id = $1`, [deleteId])).rows[0].n > 0, 'the vault held the originals');
       const done = await runRequest(admin, 'purgeCustomerData(requestId: $id, force: $force)', { id: deleteId, force: true });
       assert.equal(done.outcome.forced, true);
+      // Her retained orders still point at the customer row: purge empties its personal columns instead of removing it.
+      assert.equal(done.outcome.redactedInstead.Customer, 1);
+      const [customer] = (await db.query(`SELECT * FROM customer WHERE id = $1`, [ada.id])).rows;
+      assert.ok(customer.deletedAt, 'the row stays hidden');
+      for (const field of ['firstName', 'lastName', 'emailAddress']) assert.ok(!customer[field], `${field} is emptied`);
       assert.equal((await db.query(`SELECT count(*)::int AS n FROM privacy_vault WHERE request_id = $1 AND kind <> 'digest'`, [deleteId])).rows[0].n, 0);
       await assert.rejects(
         admin.query(`mutation ($id: String!) { restoreCustomerData(requestId: $id) { id } }`, { id: deleteId }),
