@@ -7,6 +7,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'testing/index': 'src/testing/index.ts',
     'http/express': 'src/http/express.ts',
+    'http/dashboard': 'src/http/dashboard.ts',
     'http/index': 'src/http/index.ts',
     'adapters/local-storage': 'src/adapters/local-storage.ts',
     'adapters/s3': 'src/adapters/s3.ts',

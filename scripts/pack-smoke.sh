@@ -25,6 +25,7 @@ PKG_VERSION="$(node -p "require('$ROOT/package.json').version")"
 TYPEORM_VERSION="$(installed_version typeorm)"
 REFLECT_VERSION="$(installed_version reflect-metadata)"
 TYPES_NODE_VERSION="$(installed_version @types/node)"
+EXPRESS_VERSION="$(installed_version express)"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/pack-smoke.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
@@ -54,9 +55,9 @@ cat >package.json <<'JSON'
 { "name": "pack-smoke-app", "version": "0.0.0", "private": true, "type": "commonjs" }
 JSON
 
-echo "pack smoke: installing the tarball, typeorm@$TYPEORM_VERSION, reflect-metadata@$REFLECT_VERSION, @types/node@$TYPES_NODE_VERSION"
+echo "pack smoke: installing the tarball, typeorm@$TYPEORM_VERSION, reflect-metadata@$REFLECT_VERSION, @types/node@$TYPES_NODE_VERSION, express@$EXPRESS_VERSION"
 npm install --no-audit --no-fund --loglevel=error \
-  "$TARBALL" "typeorm@$TYPEORM_VERSION" "reflect-metadata@$REFLECT_VERSION" "@types/node@$TYPES_NODE_VERSION" </dev/null
+  "$TARBALL" "typeorm@$TYPEORM_VERSION" "reflect-metadata@$REFLECT_VERSION" "@types/node@$TYPES_NODE_VERSION" "express@$EXPRESS_VERSION" </dev/null
 
 # 1. CommonJS: require() resolves the "require" condition (dist/index.cjs).
 cat >check.cjs <<JS
@@ -89,22 +90,27 @@ console.log('pack smoke: import OK (' + Object.keys(m).length + ' exports)');
 JS
 node check.mjs || fail "ESM import('$PKG_NAME')"
 
-# 3. Subpath exports: an adapter, the conformance suites and the Express entry, under both conditions.
+# 3. Subpath exports: an adapter, the conformance suites, the Express router and the HTTP core, under both conditions.
 cat >subpaths.cjs <<JS
 const { createLocalStorage } = require('$PKG_NAME/adapters/local-storage');
 const { storageConformance } = require('$PKG_NAME/testing');
-require('$PKG_NAME/express');
+const { createPrivacyRouter } = require('$PKG_NAME/express');
+const { createPrivacyHttpHandler } = require('$PKG_NAME/http');
 if (typeof createLocalStorage !== 'function' || typeof storageConformance !== 'function') { console.error('CJS subpaths lack their exports'); process.exit(1); }
+if (typeof createPrivacyRouter !== 'function' || typeof createPrivacyHttpHandler !== 'function') { console.error('CJS express/http subpaths lack their exports'); process.exit(1); }
+if (typeof createPrivacyRouter({}, { getActor: () => undefined }).use !== 'function') { console.error('createPrivacyRouter did not return an Express router'); process.exit(1); }
 JS
 cat >subpaths.mjs <<JS
 const adapter = await import('$PKG_NAME/adapters/local-storage');
 const testing = await import('$PKG_NAME/testing');
-await import('$PKG_NAME/express');
+const expressEntry = await import('$PKG_NAME/express');
+const httpEntry = await import('$PKG_NAME/http');
 if (typeof adapter.createLocalStorage !== 'function' || typeof testing.storageConformance !== 'function') { console.error('ESM subpaths lack their exports'); process.exit(1); }
+if (typeof expressEntry.createPrivacyRouter !== 'function' || typeof httpEntry.createPrivacyHttpHandler !== 'function') { console.error('ESM express/http subpaths lack their exports'); process.exit(1); }
 JS
 node subpaths.cjs || fail "CommonJS subpath exports"
 node subpaths.mjs || fail "ESM subpath exports"
-echo "pack smoke: subpaths OK (adapters/*, testing, express)"
+echo "pack smoke: subpaths OK (adapters/*, testing, express, http)"
 
 # 3b. The in-process queue bundles p-limit (ESM-only): it must load and run a job under require() too. The other
 # queue and notifier adapters load without their optional peers (bullmq, nodemailer are imported lazily).
@@ -126,6 +132,21 @@ queue.start(async (job) => { seen.push(job.requestId); })
 JS
 node queues.cjs || fail "queue and notifier adapters under require()"
 echo "pack smoke: queue and notifier adapters OK (p-limit bundled for CommonJS)"
+
+# 3c. The admin dashboard ships as strings inside the JavaScript (no file lookups): the same three files under
+# require() and import, the page referencing only its own script and stylesheet (CSP without inline code).
+cat >dashboard.cjs <<JS
+const assets = require('$PKG_NAME/dashboard').dashboardAssets();
+import('$PKG_NAME/dashboard').then(({ dashboardAssets }) => {
+  const esm = dashboardAssets();
+  for (const name of ['index.html', 'app.js', 'app.css']) {
+    if (typeof assets[name] !== 'string' || assets[name].length < 100 || esm[name] !== assets[name]) { console.error('dashboard asset', name, 'missing or differs'); process.exit(1); }
+  }
+  if (!assets['index.html'].includes('src="dashboard/app.js"') || /<script>|<style|style=/.test(assets['index.html'])) { console.error('dashboard page has inline code'); process.exit(1); }
+});
+JS
+node dashboard.cjs || fail "privacy-engine/dashboard assets"
+echo "pack smoke: dashboard assets OK (CommonJS and ESM)"
 
 # 4. Types, as a strict TypeScript host sees them: check.ts is CommonJS here (index.d.cts), check.mts is ESM (index.d.ts).
 for file in check.ts check.mts; do

@@ -7,6 +7,7 @@
  * (403 CSRF) → path parameters and query (400) → content type, size and JSON body (415, 413, 400) → the engine
  * call (its errors mapped by code, errors.ts). `handle()` never throws: every failure is a JSON error response.
  */
+import pLimit from 'p-limit';
 import { z } from 'zod';
 import { type ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import type { PrivacyEngine } from '../engine/privacy-engine.js';
@@ -18,7 +19,7 @@ import { CSRF_COOKIE, CSRF_HEADER, csrfCookie, csrfMatches, newCsrfToken, parseC
 import { CsrfError, MethodNotAllowedError, UnauthenticatedError, asEngineError, errorResponse } from './errors.js';
 import { type PrivacyHttpResponse, jsonResponse, redirectResponse } from './responses.js';
 import { type NamedRequest, ROUTES, type RouteContext, type RouteDefinition } from './routes.js';
-import { noQuery } from './schemas.js';
+import { noQuery, parseHttpInput } from './schemas.js';
 
 export type { PrivacyHttpResponse } from './responses.js';
 export type { NamedRequest, RouteAccess, RouteDefinition } from './routes.js';
@@ -135,7 +136,8 @@ function headerOf(headers: PrivacyHttpRequest['headers'], name: string): string 
 
 /** Query parameters as one string each; a repeated or non-string parameter is a 400 (a filter must not be ambiguous). */
 function queryRecord(query: PrivacyHttpRequest['query']): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: `__proto__` or `constructor` is a key like any other (and then an unknown field).
+  const out: Record<string, string> = Object.create(null);
   const issues: Array<{ path: string; message: string }> = [];
   const add = (key: string, value: unknown) => {
     if (Object.prototype.hasOwnProperty.call(out, key)) issues.push({ path: key, message: 'given more than once' });
@@ -210,7 +212,9 @@ export function createPrivacyHttpHandler<TReq = unknown>(engine: PrivacyEngine, 
       const name = await nameOf(request.subject);
       return name === undefined ? request : { ...request, subjectName: name };
     };
-    return { nameOf, named, namedAll: (requests: PrivacyRequest[]) => Promise.all(requests.map(named)) };
+    // A page holds up to 1000 requests: the host's lookups run a few at a time.
+    const limit = pLimit(8);
+    return { nameOf, named, namedAll: (requests: PrivacyRequest[]) => Promise.all(requests.map((request) => limit(() => named(request)))) };
   };
 
   async function authenticate(native: TReq): Promise<Actor> {
@@ -258,9 +262,8 @@ export function createPrivacyHttpHandler<TReq = unknown>(engine: PrivacyEngine, 
     if (method === 'POST') assertCsrf(request, cookies);
 
     const rawParams = decodeParams(hit.params!);
-    const params: Record<string, string> = {};
-    for (const [name, schema] of Object.entries(route.params ?? {})) params[name] = parseInput(schema, rawParams[name], `path parameter ${name}`);
-    const query = route.access === 'public' ? {} : parseInput(route.query ?? noQuery, queryRecord(request.query), 'query');
+    const params = parseHttpInput(z.object(route.params ?? {}), rawParams, 'path') as Record<string, string>;
+    const query = route.access === 'public' ? {} : parseHttpInput(route.query ?? noQuery, queryRecord(request.query), 'query');
     let body: unknown;
     if (route.body) {
       const raw = await readJsonBody(
@@ -268,7 +271,7 @@ export function createPrivacyHttpHandler<TReq = unknown>(engine: PrivacyEngine, 
         { contentType: headerOf(request.headers, 'content-type'), contentLength: headerOf(request.headers, 'content-length') },
         opts.maxBodyBytes,
       );
-      body = parseInput(route.body, raw, 'request body');
+      body = parseHttpInput(route.body, raw, 'request body');
     }
 
     let issued: { token: string; setCookie?: string } | undefined;

@@ -1,12 +1,16 @@
+import { DASHBOARD_ASSETS } from './dashboard-assets.generated.js';
+
+/** The admin dashboard's files, served by the router at `<mount>/dashboard`, `<mount>/dashboard/app.js` and `.../app.css`. */
+export interface DashboardAssets {
+  'index.html': string;
+  'app.js': string;
+  'app.css': string;
+}
+
 /**
- * STUB until the dashboard lands (src/http/dashboard/*): the same signature, a minimal valid page without inline
- * script or style, so the router's wiring and headers can be served and tested.
+ * The prebuilt dashboard as text. The files live in src/http/dashboard/ and are compiled into the package as strings
+ * (scripts/build-dashboard.mjs), so no host needs a build step or a file lookup at run time.
  */
-export function dashboardAssets(): { 'index.html': string; 'app.js': string; 'app.css': string } {
-  return {
-    'index.html':
-      '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Privacy requests</title>\n<link rel="stylesheet" href="dashboard/app.css">\n<script src="dashboard/app.js" defer></script>\n</head>\n<body>\n<main><h1>Privacy requests</h1></main>\n</body>\n</html>\n',
-    'app.js': "'use strict';\n",
-    'app.css': 'body { font-family: system-ui, sans-serif; }\n',
-  };
+export function dashboardAssets(): DashboardAssets {
+  return { 'index.html': DASHBOARD_ASSETS['index.html'], 'app.js': DASHBOARD_ASSETS['app.js'], 'app.css': DASHBOARD_ASSETS['app.css'] };
 }

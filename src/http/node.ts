@@ -11,9 +11,11 @@ export function fromNodeRequest<TReq extends IncomingMessage>(req: TReq, at: { u
   const q = at.url.indexOf('?');
   const path = q >= 0 ? at.url.slice(0, q) : at.url;
   const query = q >= 0 ? at.url.slice(q + 1) : '';
-  // A body parser the host mounted before the routes (express.json()) has read the stream already: use its result.
+  // A body parser the host mounted before the routes (express.json(), NestJS's) has read the stream already: use the
+  // raw bytes it kept (NestJS with `rawBody: true`), else its result.
   const consumed = (req as { _body?: unknown })._body === true || req.readableEnded;
-  const body = consumed ? { parsed: (req as { body?: unknown }).body, hasParsed: true } : { raw: req };
+  const rawBody = (req as { rawBody?: unknown }).rawBody;
+  const body = !consumed ? { raw: req } : Buffer.isBuffer(rawBody) ? { rawBody } : { parsed: (req as { body?: unknown }).body, hasParsed: true };
   return { method: req.method ?? 'GET', path: path.startsWith('/') ? path : `/${path}`, mountPath: at.mountPath, query, headers: req.headers, secure: at.secure, body, native: req };
 }
 

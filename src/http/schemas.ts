@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ValidationError, type ValidationIssue } from '../errors.js';
 
 /**
  * The HTTP inputs: bodies are strict (an unknown field is a 400, not silently dropped) and every query parameter
@@ -44,3 +45,18 @@ export const listQuery = z.strictObject({
 export const pageQuery = z.strictObject({ cursor: z.string().min(1).max(400).optional(), limit: intText(1, 1000).optional() });
 export const auditQuery = z.strictObject({ format: z.enum(['json', 'csv']).default('json'), from: instantText.optional(), to: instantText.optional() });
 export const noQuery = z.strictObject({});
+
+/**
+ * Parses an HTTP input into a ValidationError naming each bad path, never its value. An unknown field is an issue of
+ * its own path ("priority: unknown field"), so a client sees which one to drop.
+ */
+export function parseHttpInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues: ValidationIssue[] = result.error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: [...issue.path, key].map(String).join('.'), message: 'unknown field' }))
+      : [{ path: issue.path.map(String).join('.') || '(root)', message: issue.message }],
+  );
+  throw new ValidationError(`Invalid ${what}: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues);
+}
