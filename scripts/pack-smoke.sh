@@ -26,6 +26,8 @@ TYPEORM_VERSION="$(installed_version typeorm)"
 REFLECT_VERSION="$(installed_version reflect-metadata)"
 TYPES_NODE_VERSION="$(installed_version @types/node)"
 EXPRESS_VERSION="$(installed_version express)"
+NEST_VERSION="$(installed_version @nestjs/core)"
+RXJS_VERSION="$(installed_version rxjs)"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/pack-smoke.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
@@ -57,7 +59,8 @@ JSON
 
 echo "pack smoke: installing the tarball, typeorm@$TYPEORM_VERSION, reflect-metadata@$REFLECT_VERSION, @types/node@$TYPES_NODE_VERSION, express@$EXPRESS_VERSION"
 npm install --no-audit --no-fund --loglevel=error \
-  "$TARBALL" "typeorm@$TYPEORM_VERSION" "reflect-metadata@$REFLECT_VERSION" "@types/node@$TYPES_NODE_VERSION" "express@$EXPRESS_VERSION" </dev/null
+  "$TARBALL" "typeorm@$TYPEORM_VERSION" "reflect-metadata@$REFLECT_VERSION" "@types/node@$TYPES_NODE_VERSION" "express@$EXPRESS_VERSION" \
+  "@nestjs/common@$NEST_VERSION" "@nestjs/core@$NEST_VERSION" "rxjs@$RXJS_VERSION" </dev/null
 
 # 1. CommonJS: require() resolves the "require" condition (dist/index.cjs).
 cat >check.cjs <<JS
@@ -108,9 +111,19 @@ const httpEntry = await import('$PKG_NAME/http');
 if (typeof adapter.createLocalStorage !== 'function' || typeof testing.storageConformance !== 'function') { console.error('ESM subpaths lack their exports'); process.exit(1); }
 if (typeof expressEntry.createPrivacyRouter !== 'function' || typeof httpEntry.createPrivacyHttpHandler !== 'function') { console.error('ESM express/http subpaths lack their exports'); process.exit(1); }
 JS
+cat >nestjs.cjs <<JS
+const { PrivacyModule } = require('$PKG_NAME/nestjs');
+if (typeof PrivacyModule?.forRoot !== 'function' || typeof PrivacyModule.forRootAsync !== 'function') { console.error('CJS nestjs subpath lacks PrivacyModule'); process.exit(1); }
+JS
+cat >nestjs.mjs <<JS
+const { PrivacyModule } = await import('$PKG_NAME/nestjs');
+if (typeof PrivacyModule?.forRoot !== 'function' || typeof PrivacyModule.forRootAsync !== 'function') { console.error('ESM nestjs subpath lacks PrivacyModule'); process.exit(1); }
+JS
+node nestjs.cjs || fail "CommonJS nestjs subpath"
+node nestjs.mjs || fail "ESM nestjs subpath"
 node subpaths.cjs || fail "CommonJS subpath exports"
 node subpaths.mjs || fail "ESM subpath exports"
-echo "pack smoke: subpaths OK (adapters/*, testing, express, http)"
+echo "pack smoke: subpaths OK (adapters/*, testing, express, http, nestjs)"
 
 # 3b. The in-process queue bundles p-limit (ESM-only): it must load and run a job under require() too. The other
 # queue and notifier adapters load without their optional peers (bullmq, nodemailer are imported lazily).
