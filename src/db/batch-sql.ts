@@ -52,29 +52,56 @@ async function updateGroup(executor: SqlExecutor, dataSource: DataSource, tableP
   const params = new SqlParams(dialect);
   const { q } = sqlOf(dataSource);
   const table = quoteTablePath(dataSource, tablePath);
-  const all = [...keyColumns, ...columns];
-  const names = all.map((_, i) => `pe_c${i}`);
-  const valuesOf = (u: RowUpdate) => [...u.key, ...columns.map((c) => u.values.get(c.databaseName))];
   // PostgreSQL types the derived table's columns from the casts (text otherwise, which no enum, array or
   // timestamp column accepts); MySQL/MariaDB and SQLite convert on assignment.
   const types = dialect === 'postgres' ? await postgresColumnTypes(executor, dataSource, tablePath) : undefined;
   const cast = (column: ColumnMetadata, placeholder: string) => castTo(types?.get(column.databaseName), placeholder);
+  // A column given the same value in every row (a `fixed`, `null` or plain `text` redaction) is set from one
+  // parameter: when every column is, the statement is the floor's `SET col = $1 WHERE key IN (...)` (half the
+  // cost of the joined derived table, docs/benchmarks.md); otherwise the derived table carries only the rest.
+  const constant = columns.filter((c) => sameEverywhere(rows, c.databaseName));
+  const varying = columns.filter((c) => !constant.includes(c));
+  const pins = pinnedColumns(dataSource, tablePath, columns.map((c) => c.databaseName));
+  const setConstants = (prefix: string) =>
+    constant.map((c) => `${prefix}${q(c.databaseName)} = ${cast(c, params.add(rows[0].values.get(c.databaseName)))}`);
+  if (varying.length === 0) {
+    const sets = [...setConstants(''), ...pins.map((c) => `${q(c)} = ${q(c)}`)];
+    const where = keyIn(dataSource, keyColumns.map((c) => c.databaseName), rows.map((u) => u.key), params);
+    await executor.query(`UPDATE ${table} SET ${sets.join(', ')} WHERE ${where}`, params.values);
+    return;
+  }
+  const all = [...keyColumns, ...varying];
+  const names = all.map((_, i) => `pe_c${i}`);
+  const valuesOf = (u: RowUpdate) => [...u.key, ...varying.map((c) => u.values.get(c.databaseName))];
   const on = keyColumns.map((c, i) => `pe_t.${q(c.databaseName)} = pe_v.${names[i]}`).join(' AND ');
   if (dialect === 'mysql') {
+    // Placeholders are positional: the derived table's come first in the text.
     const selects = rows.map((u, r) => `SELECT ${valuesOf(u).map((v, i) => (r === 0 ? `${params.add(v)} AS ${names[i]}` : params.add(v))).join(', ')}`);
-    const pins = pinnedColumns(dataSource, tablePath, columns.map((c) => c.databaseName)).map((c) => `pe_t.${q(c)} = pe_t.${q(c)}`);
-    const sets = [...columns.map((c, i) => `pe_t.${q(c.databaseName)} = pe_v.${names[keyColumns.length + i]}`), ...pins];
+    const sets = [
+      ...varying.map((c, i) => `pe_t.${q(c.databaseName)} = pe_v.${names[keyColumns.length + i]}`),
+      ...setConstants('pe_t.'),
+      ...pins.map((c) => `pe_t.${q(c)} = pe_t.${q(c)}`),
+    ];
     await executor.query(`UPDATE ${table} pe_t JOIN (${selects.join(' UNION ALL ')}) pe_v ON ${on} SET ${sets.join(', ')}`, params.values);
     return;
   }
+  // SET comes before FROM in the text: its parameters are added first (SQLite's are positional).
+  const sets = [...setConstants(''), ...varying.map((c, i) => `${q(c.databaseName)} = pe_v.${names[keyColumns.length + i]}`)];
   const tuples = rows.map((u) => `(${valuesOf(u).map((v, i) => cast(all[i], params.add(v))).join(', ')})`);
-  const sets = columns.map((c, i) => `${q(c.databaseName)} = pe_v.${names[keyColumns.length + i]}`);
   const derived =
     dialect === 'postgres'
       ? `(VALUES ${tuples.join(', ')}) AS pe_v(${names.join(', ')})`
       : `(SELECT ${names.map((n, i) => `column${i + 1} AS ${n}`).join(', ')} FROM (VALUES ${tuples.join(', ')})) AS pe_v`;
   const where = keyColumns.map((c, i) => `${table}.${q(c.databaseName)} = pe_v.${names[i]}`).join(' AND ');
   await executor.query(`UPDATE ${table} SET ${sets.join(', ')} FROM ${derived} WHERE ${where}`, params.values);
+}
+
+/** Whether every row writes the same value to the column (compared as the driver will send it: primitives only). */
+function sameEverywhere(rows: RowUpdate[], column: string): boolean {
+  const first = rows[0].values.get(column);
+  if (first !== null && typeof first === 'object') return false;
+  for (let i = 1; i < rows.length; i++) if (rows[i].values.get(column) !== first) return false;
+  return true;
 }
 
 /** Sets one column to one value for the given keys (soft delete, undelete), where `condition` (if given) holds too. */

@@ -119,9 +119,9 @@ export async function runErasure(ctx: OperationContext, operation: ErasureOperat
           const skip = coverage.empty ? undefined : await coverage.skipper(entity, rows, { executor: tx });
           const result = await redactPage(tx, dataSource, entity, rows, skip);
           if (result.payload.rows.length) {
-            await ctx.vault.append(tx, request.id, cp.seq, 'redact', result.payload, now.getTime());
-            // What this batch wrote, digested, so that a later erasure leaves it alone.
-            await ctx.vault.append(tx, request.id, cp.seq, 'digest', await digestBatch(tx, dataSource, entity, result.updates, stack.digestKey), now.getTime());
+            // The originals, and what this batch wrote, digested (so that a later erasure leaves it alone): one INSERT.
+            const digests = await digestBatch(tx, dataSource, entity, result.updates, stack.digestKey);
+            await ctx.vault.appendAll(tx, request.id, [{ seq: cp.seq, kind: 'redact', payload: result.payload }, { seq: cp.seq, kind: 'digest', payload: digests }], now.getTime());
           }
           changed = result.payload.rows.length;
           fields = [...result.fields];

@@ -177,7 +177,9 @@ export async function digestBatch(executor: SqlExecutor, dataSource: DataSource,
   const columns = entity.metadata.columns.filter((c) => updates.some((u) => u.values.has(c.databaseName)));
   const cols = columns.map((c) => c.databaseName);
   const textual = new Set(columns.filter((c) => /char|text|clob/i.test(dataSource.driver.normalizeType(c))).map((c) => c.databaseName));
-  const reread = updates.filter((u) => [...u.values].some(([c, v]) => !(textual.has(c) && typeof v === 'string')));
+  // A NULL is stored as written whatever the column's type; other non-text values are read back as the database stored them.
+  const asWritten = (c: string, v: unknown) => v === null || (textual.has(c) && typeof v === 'string');
+  const reread = updates.filter((u) => [...u.values].some(([c, v]) => !asWritten(c, v)));
   const current = reread.length
     ? new Map((await selectRows(executor, dataSource, entity.metadata.tablePath, pkNames(entity), reread.map((u) => u.key))).map((r) => [rowKey(primaryKeyOf(entity, r)), r]))
     : new Map<string, RawRow>();
@@ -187,7 +189,7 @@ export async function digestBatch(executor: SqlExecutor, dataSource: DataSource,
     const values = cols.map((c) => {
       if (!update.values.has(c)) return null;
       const written = update.values.get(c);
-      const stored = textual.has(c) && typeof written === 'string' ? written : row?.[c];
+      const stored = asWritten(c, written) ? written : row?.[c];
       return valueDigest(digestKey, entity.name, c, stored);
     });
     out.rows.push([update.key.map(encodeRaw), values]);

@@ -70,11 +70,25 @@ export async function runExport(ctx: ExportContext): Promise<{ counts: ExportOut
         records: async function* () {
           for (const entity of entities) {
             const pages = readSubjectRows(dataSource, entity, ctx.subject.id, { batchSize: ctx.batchSize });
-            for (;;) {
-              const page = await withStep({ step: 'export read', entity: entity.name }, () => pages.next());
-              if (page.done) break;
-              yield withStepSync({ step: 'export format', entity: entity.name }, () => page.value.map((row) => toExportRecord(dataSource, entity, row)));
-              await afterBatch(page.value.length);
+            const read = () => {
+              const pending = withStep({ step: 'export read', entity: entity.name }, () => pages.next());
+              pending.catch(() => undefined); // awaited below; a failure while the previous page is written is not unhandled
+              return pending;
+            };
+            // One page read ahead: the database works on the next page while this one is formatted and written
+            // (at most two pages in memory). A read left in flight by a failure or cancellation is drained.
+            let next = read();
+            try {
+              for (;;) {
+                const page = await next;
+                if (page.done) break;
+                next = read();
+                yield withStepSync({ step: 'export format', entity: entity.name }, () => page.value.map((row) => toExportRecord(dataSource, entity, row)));
+                await afterBatch(page.value.length);
+              }
+            } finally {
+              await next.catch(() => undefined);
+              await pages.return(undefined);
             }
           }
           for (const provider of providers) {

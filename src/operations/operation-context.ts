@@ -35,7 +35,7 @@ export async function saveCheckpoint(
   progress: { done?: number; total?: number } = {},
   extra: Partial<RequestBody> = {},
 ): Promise<void> {
-  const saved = await ctx.store.update(
+  const saved = await ctx.store.apply(
     ctx.request.id,
     { body: { checkpoint, ...extra }, progressDone: progress.done, progressTotal: progress.total },
     ctx.now().getTime(),

@@ -51,9 +51,22 @@ export class Vault {
 
   /** Appends one entry (one batch of rows) inside the caller's transaction. */
   async append(executor: SqlExecutor, requestId: string, seq: number, kind: VaultEntryKind, payload: unknown, now: number): Promise<void> {
-    const plain = Buffer.from(JSON.stringify(payload), 'utf8');
-    const body = PLAIN_KINDS.includes(kind) ? plain : withKey(await this.dataKey(executor, requestId, now), (key) => seal(key, plain, `${requestId}:${seq}`));
-    await this.insert(executor, requestId, kind, seq, body, now);
+    await this.appendAll(executor, requestId, [{ seq, kind, payload }], now);
+  }
+
+  /** Appends several entries (a batch's originals and digests) with one INSERT, inside the caller's transaction. */
+  async appendAll(executor: SqlExecutor, requestId: string, entries: VaultEntry[], now: number): Promise<void> {
+    if (entries.length === 0) return;
+    const key = entries.some((e) => !PLAIN_KINDS.includes(e.kind)) ? await this.dataKey(executor, requestId, now) : undefined;
+    try {
+      const rows = entries.map(({ seq, kind, payload }) => {
+        const plain = Buffer.from(JSON.stringify(payload), 'utf8');
+        return { kind: kind as string, seq, body: PLAIN_KINDS.includes(kind) ? plain : seal(key!, plain, `${requestId}:${seq}`) };
+      });
+      await this.insert(executor, requestId, rows, now);
+    } finally {
+      key?.fill(0);
+    }
   }
 
   /** Entries of a request in sequence order (or reverse, for undoing), decrypted, one at a time. */
@@ -134,7 +147,7 @@ export class Vault {
       key = await this.keys.unwrapKey(wrapped, context);
     } else if (create) {
       key = randomBytes(32);
-      await this.insert(executor, requestId, KEY_KIND, 0, await this.keys.wrapKey(key, context), now);
+      await this.insert(executor, requestId, [{ kind: KEY_KIND, seq: 0, body: await this.keys.wrapKey(key, context) }], now);
     } else {
       throw new AdapterError('vault', `The vault key of request ${requestId} has been destroyed`);
     }
@@ -157,11 +170,11 @@ export class Vault {
     return rows.length ? toBuffer(rows[0].payload) : null;
   }
 
-  private async insert(executor: SqlExecutor, requestId: string, kind: string, seq: number, body: Buffer, now: number): Promise<void> {
+  private async insert(executor: SqlExecutor, requestId: string, rows: Array<{ kind: string; seq: number; body: Buffer }>, now: number): Promise<void> {
     const params = this.params();
-    const values = [requestId, kind, seq, body, now].map((v) => params.add(v)).join(', ');
+    const values = rows.map(({ kind, seq, body }) => `(${[requestId, kind, seq, body, now].map((v) => params.add(v)).join(', ')})`).join(', ');
     await executor.query(
-      `INSERT INTO ${this.table} (${['request_id', 'kind', 'seq', 'payload', 'created_at'].map((c) => this.q(c)).join(', ')}) VALUES (${values})`,
+      `INSERT INTO ${this.table} (${['request_id', 'kind', 'seq', 'payload', 'created_at'].map((c) => this.q(c)).join(', ')}) VALUES ${values}`,
       params.values,
     );
   }
