@@ -52,7 +52,7 @@ describeEachDatabase('events of requests another process runs (events: { pollMs 
       ids.push((await listener.anonymize({ subjectId: contact.id, actor: admin })).id);
     }
     // The worker is throttled (rows per second) so its batches are spread over time, as a large request's would be.
-    const result = await runWorker({ options, storageDir, batchSize: 3, concurrency: 1, rateLimits: { rowsPerSecond: 40 } });
+    const result = await runWorker({ options, storageDir, batchSize: 3, concurrency: 1, rateLimits: { rowsPerSecond: 12 } });
     expect(result.code, result.stderr).toBe(0);
     await expect.poll(() => heard.filter((h) => h.event === 'completed').length, { timeout: 5000 }).toBe(ids.length);
     await listener.stop();

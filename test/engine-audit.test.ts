@@ -85,11 +85,12 @@ describeEachDatabase('the engine audit trail', (db) => {
   it('records a failed erasure with its error code, and its retry', async () => {
     const audit = createMemoryAudit();
     let fail = true;
-    const failing = new PrivacyEngine({ dataSource: ds, subject: Contact, tenantColumn: 'organizationId', secret: SECRET, storage: createMemoryStorage(), audit, tablePrefix: 'fail_', logger: createTestLogger() });
+    // No retries: the provider's lost connection (transient, so never only flagged for review) fails the request.
+    const failing = new PrivacyEngine({ dataSource: ds, subject: Contact, tenantColumn: 'organizationId', secret: SECRET, storage: createMemoryStorage(), audit, tablePrefix: 'fail_', logger: createTestLogger(), policy: { retries: 0 } });
     failing.registerProvider('flaky', { name: 'flaky', purpose: 'Fails once', legalBasis: 'Contract' }, {
       async *export() {},
       async anonymize() {
-        if (fail) throw new Error('provider down');
+        if (fail) throw Object.assign(new Error('provider down'), { code: 'ECONNRESET' });
       },
     });
     await failing.start();

@@ -128,12 +128,14 @@ describeEachDatabase('providers seal their originals in the engine vault', (db) 
     await expect(engine.restore({ requestId: erased.id, actor: admin })).rejects.toMatchObject({ code: 'WINDOW_CLOSED' });
   });
 
-  it('sealing is for erasures: a restore that tries fails with CONFLICT', async () => {
+  it('sealing is for erasures: a restore that tries is refused with CONFLICT, flagged for review; the rows are still restored', async () => {
     const customer = await seed('pvtokC');
     const erased = await finish(engine.anonymize({ subjectId: customer.id, actor: admin }));
     provider.sealOnRestore = true;
-    const failed = await finish(engine.restore({ requestId: erased.id, actor: admin }), 'failed');
-    expect(failed.error?.code).toBe('CONFLICT');
-    expect(failed.error?.message).toContain('provider auth: vault.seal() is for anonymize and delete');
+    const restored = await finish(engine.restore({ requestId: erased.id, actor: admin }));
+    expect(restored.review).toContainEqual({ item: 'provider auth', reason: 'restore failed (CONFLICT): manual action required' });
+    expect(await ds.getRepository(Customer).findOneByOrFail({ id: customer.id })).toMatchObject({ email: 'pvtokC@mail.example' });
+    // The provider stopped at the refused seal: its login is still the erased one, which is what review is for.
+    expect(await ds.getRepository(Login).findOneByOrFail({ customerId: customer.id })).toMatchObject({ identifier: `erased-${customer.id}` });
   });
 });
