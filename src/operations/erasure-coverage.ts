@@ -184,13 +184,25 @@ export async function digestBatch(executor: SqlExecutor, dataSource: DataSource,
     ? new Map((await selectRows(executor, dataSource, entity.metadata.tablePath, pkNames(entity), reread.map((u) => u.key))).map((r) => [rowKey(primaryKeyOf(entity, r)), r]))
     : new Map<string, RawRow>();
   const out: DigestPayload = { e: entity.name, cols, rows: [] };
+  // A constant redaction (`fixed`, `null`, plain `text`) writes one value to every row: each distinct value is
+  // digested once per batch. An HMAC costs ~8 µs here, a quarter of anonymize's time before (docs/benchmarks.md).
+  const digested = new Map<string, string>();
+  const digestOf = (c: string, stored: unknown) => {
+    const id = typeof stored === 'string' ? `${c}\u0000s${stored}` : `${c}\u0000j${JSON.stringify(encodeRaw(stored))}`;
+    let digest = digested.get(id);
+    if (digest === undefined) {
+      digest = valueDigest(digestKey, entity.name, c, stored);
+      digested.set(id, digest);
+    }
+    return digest;
+  };
   for (const update of updates) {
     const row = current.get(rowKey(update.key));
     const values = cols.map((c) => {
       if (!update.values.has(c)) return null;
       const written = update.values.get(c);
       const stored = asWritten(c, written) ? written : row?.[c];
-      return valueDigest(digestKey, entity.name, c, stored);
+      return digestOf(c, stored);
     });
     out.rows.push([update.key.map(encodeRaw), values]);
   }
