@@ -29,14 +29,6 @@ export default defineConfig({
   splitting: true,
   // tsconfig's emitDecoratorMetadata makes tsup compile with @swc/core, which keeps decorator metadata.
   external: ['typeorm', 'reflect-metadata', 'bullmq', 'ioredis', 'nodemailer', /^@nestjs\//, 'rxjs'],
-  // p-limit ships as ESM only: bundled, so the CommonJS build can require() it. yazl is bundled so that its
-  // buffer-crc32 (CRC-32 in JavaScript) can be swapped for zlib's native one (src/export/crc32.ts), in our copy only.
-  noExternal: ['p-limit', 'yazl'],
-  esbuildOptions(options, { format }) {
-    options.alias = { ...options.alias, 'buffer-crc32': './src/export/crc32.ts' };
-    // yazl is CommonJS and require()s Node's built-ins: the ESM build gives it a real require.
-    if (format === 'esm') {
-      options.banner = { js: "import { createRequire as __peCreateRequire } from 'node:module'; const require = __peCreateRequire(import.meta.url);" };
-    }
-  },
+  // p-limit ships as ESM only: bundled, so the CommonJS build can require() it.
+  noExternal: ['p-limit'],
 });

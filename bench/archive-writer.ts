@@ -3,23 +3,10 @@
  *   npx tsx bench/archive-writer.ts [records=100000] [compressionLevel]
  * Generates N synthetic records (8 fields, ~230 B of JSON each) in batches of 1000 over 8 categories,
  * writes the archive into a sink that discards it, prints records/s, archive size and peak RSS.
- *
- * BENCH_NATIVE_CRC=1 (experiment only, never done by the library): replaces buffer-crc32's JS CRC, which yazl
- * runs on the main thread over every byte, with zlib.crc32 (Node >= 20.15), to show what that costs.
  */
-import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
-import zlib from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { createExportArchive, type ArchiveCategory, type ExportRecord } from '../src/export/index.js';
-
-const nativeCrc = process.env.BENCH_NATIVE_CRC === '1' && typeof (zlib as { crc32?: unknown }).crc32 === 'function';
-if (nativeCrc) {
-  const require = createRequire(createRequire(import.meta.url).resolve('yazl'));
-  const crc = require('buffer-crc32') as { unsigned: (buf: Buffer, previous?: number) => number };
-  const native = (zlib as unknown as { crc32: (buf: Buffer, previous?: number) => number }).crc32;
-  crc.unsigned = (buf, previous) => native(buf, previous ?? 0);
-}
 
 const total = Number(process.argv[2] ?? 100_000);
 const level = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
@@ -100,7 +87,6 @@ console.log(
   JSON.stringify({
     records: written,
     compressionLevel: level ?? 'default',
-    nativeCrc,
     recordJsonBytes: sample,
     seconds: Number(seconds.toFixed(2)),
     recordsPhaseSeconds: Number(((generatedAt - t0) / 1000).toFixed(2)),

@@ -64,16 +64,9 @@ async function childCommand(): Promise<{ args: string[]; note?: string }> {
     const outfile = path.join(root, '.tmp', 'bench-child', 'child.mjs');
     await build({
       entryPoints: [path.join(here, 'child.ts')], outfile, bundle: true, platform: 'node', format: 'esm', sourcemap: 'linked', logLevel: 'error',
-      // Packages stay external, except the ones dist bundles as well (tsup.config.ts): yazl, with zlib's native CRC-32.
-      alias: { 'buffer-crc32': './src/export/crc32.ts' },
+      // Packages stay external, as they are for a host's compiled app.
+      packages: 'external',
       absWorkingDir: root,
-      banner: { js: "import { createRequire as __peCreateRequire } from 'node:module'; const require = __peCreateRequire(import.meta.url);" },
-      plugins: [{
-        name: 'external-packages',
-        setup(b) {
-          b.onResolve({ filter: /^[^./]/ }, (args) => (args.path === 'yazl' || args.path === 'buffer-crc32' ? undefined : { path: args.path, external: true }));
-        },
-      }],
     });
     return { args: [outfile] };
   } catch (error) {

@@ -416,11 +416,9 @@ describe('createExportArchive', () => {
       };
       const archive = createExportArchive({ meta: META, categories: [endless], tmpDir: tmpRoot });
       archive.stream.on('error', () => {});
-      let received = 0;
-      archive.stream.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        if (received > 50_000) archive.stream.destroy();
-      });
+      // The ZIP is assembled once the records are written: this consumer leaves while they still are.
+      while (pulled < 20) await new Promise((r) => setTimeout(r, 5));
+      archive.stream.destroy();
       await expect(archive.done).rejects.toThrow(/closed before it was complete/);
       const at = pulled;
       await new Promise((r) => setTimeout(r, 50));
@@ -429,15 +427,16 @@ describe('createExportArchive', () => {
     });
   });
 
-  it('does not run ahead of a consumer that does not read (backpressure)', async () => {
+  it('holds back a consumer that does not read with a bounded buffer, not the whole ZIP (backpressure)', async () => {
+    const BATCHES = 100;
     let pulled = 0;
     const many: ArchiveCategory = {
       name: 'many',
       facts: {},
       entities: ['E'],
-      count: 1000 * 1000,
+      count: BATCHES * 1000,
       async *records() {
-        for (let b = 0; b < 1000; b++) {
+        for (let b = 0; b < BATCHES; b++) {
           pulled++;
           yield Array.from({ length: 1000 }, (_, i) => ({ _entity: 'E', _id: `${b}-${i}`, text: `record ${b} ${i} ${'y'.repeat(100)}` }));
         }
@@ -445,12 +444,21 @@ describe('createExportArchive', () => {
     };
     const archive = createExportArchive({ meta: META, categories: [many], tmpDir: tmpRoot, compressionLevel: 0 });
     archive.stream.on('error', () => {});
+    let settled = false;
+    archive.done.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // The records go to compressed temporary files whatever the consumer does (~40 MB of entries here, stored)...
+    while (pulled < BATCHES) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 500));
-    // Nothing reads the stream: only a few MB of buffers may fill before the writer waits.
-    expect(pulled).toBeGreaterThan(0);
-    expect(pulled).toBeLessThan(50);
+    // ...but nothing reads the stream: only a buffer's worth of the ZIP is produced, and the archive waits.
+    expect(archive.stream.readableLength).toBeGreaterThan(0);
+    expect(archive.stream.readableLength).toBeLessThanOrEqual(3 << 20);
+    expect(settled).toBe(false);
     archive.stream.destroy();
     await expect(archive.done).rejects.toThrow();
+    expect(await readdir(tmpRoot)).toEqual([]);
   });
 
   it('writes a category of 200k records with matching counts', async () => {
