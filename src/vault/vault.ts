@@ -69,9 +69,13 @@ export class Vault {
     }
   }
 
-  /** Entries of a request in sequence order (or reverse, for undoing), decrypted, one at a time. */
-  async *entries(requestId: string, options: { kinds?: VaultEntryKind[]; reverse?: boolean; from?: number } = {}): AsyncGenerator<VaultEntry> {
+  /**
+   * Entries of a request in sequence order (or reverse, for undoing), decrypted, read `pageSize` at a time (default
+   * one: redact and remove entries hold a whole batch of originals each; purge reads the small hide entries in pages).
+   */
+  async *entries(requestId: string, options: { kinds?: VaultEntryKind[]; reverse?: boolean; from?: number; pageSize?: number } = {}): AsyncGenerator<VaultEntry> {
     const kinds = options.kinds ?? ['redact', 'remove', 'hide'];
+    const pageSize = Math.max(1, Math.floor(options.pageSize ?? 1));
     let cursor = options.from ?? null;
     for (;;) {
       const params = this.params();
@@ -80,16 +84,18 @@ export class Vault {
         `SELECT ${this.q('seq')}, ${this.q('kind')}, ${this.q('payload')} FROM ${this.table}
          WHERE ${this.q('request_id')} = ${params.add(requestId)} AND ${this.q('kind')} IN (${kinds.map((k) => params.add(k)).join(', ')})
          ${cursor === null ? '' : `AND ${this.q('seq')} ${op} ${params.add(cursor)}`}
-         ORDER BY ${this.q('seq')} ${options.reverse ? 'DESC' : 'ASC'} LIMIT 1`,
+         ORDER BY ${this.q('seq')} ${options.reverse ? 'DESC' : 'ASC'} LIMIT ${pageSize}`,
         params.values,
       );
-      if (rows.length === 0) return;
-      const seq = Number(rows[0].seq);
-      const kind = rows[0].kind as VaultEntryKind;
-      const raw = toBuffer(rows[0].payload);
-      const plain = PLAIN_KINDS.includes(kind) ? raw : withKey(await this.dataKey(this.dataSource, requestId, 0, false), (key) => decrypt(key, raw, `${requestId}:${seq}`));
-      yield { seq, kind, payload: JSON.parse(plain.toString('utf8')) };
-      cursor = seq;
+      for (const row of rows) {
+        const seq = Number(row.seq);
+        const kind = row.kind as VaultEntryKind;
+        const raw = toBuffer(row.payload);
+        const plain = PLAIN_KINDS.includes(kind) ? raw : withKey(await this.dataKey(this.dataSource, requestId, 0, false), (key) => decrypt(key, raw, `${requestId}:${seq}`));
+        yield { seq, kind, payload: JSON.parse(plain.toString('utf8')) };
+        cursor = seq;
+      }
+      if (rows.length < pageSize) return;
     }
   }
 
