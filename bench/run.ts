@@ -6,7 +6,7 @@
  *
  * Flags: --rows (comma list; default 10000,100000; 1000000 is opt-in) · --db (postgres,mysql) · --cases (comma
  * list of case names or prefixes: export, anonymize-engine...) · --out (JSON file) · --batch-size (engine policy,
- * default 1000) · --repeat (runs per case, the median is reported; default 1) · --naive-seconds (time box of the
+ * default 5000, the engine's default) · --repeat (runs per case, the median is reported; default 1) · --naive-seconds (time box of the
  * row-by-row loops, default 20) · --queue-requests (default 100) · --timeout-minutes (per case, default 60) ·
  * --profile (CPU profile of each case's timed work into .tmp/bench-profiles; read it with bench/profile-summary.ts).
  * Every case runs in its own child process (bench/child.ts, bundled by esbuild), so its peak RSS is its own;
@@ -31,7 +31,7 @@ const { values: flags } = parseArgs({
     db: { type: 'string', default: 'postgres,mysql' },
     cases: { type: 'string' },
     out: { type: 'string' },
-    'batch-size': { type: 'string', default: '1000' },
+    'batch-size': { type: 'string', default: '5000' },
     'naive-seconds': { type: 'string', default: '20' },
     'queue-requests': { type: 'string', default: '100' },
     'timeout-minutes': { type: 'string', default: '60' },

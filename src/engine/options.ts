@@ -100,7 +100,12 @@ export const engineOptionsSchema = z
         recoveryWindowDays: positiveInt.default(30),
         downloadExpiryDays: positiveInt.default(7),
         deadlineDays: z.object({ gdpr: positiveInt.default(30), ccpa: positiveInt.default(45) }).prefault({}),
-        batchSize: z.number().int().min(1).max(50_000).default(1000),
+        /**
+         * Rows per erasure, restore and purge transaction, and per page read (export pages stay at most 1,000 rows:
+         * larger ones measured no faster and hold more memory). 5,000 measured 30-45% faster deletes and purges
+         * than 1,000 (docs/benchmarks.md).
+         */
+        batchSize: z.number().int().min(1).max(50_000).default(5000),
         /** Times a request is tried again after a transient failure (deadlock, lost connection...), from its checkpoint. */
         retries: z.number().int().min(0).max(20).default(3),
         /** The first retry's delay; each further retry waits twice as long. */
