@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CASES } from './cases/index.js';
-import { type CaseContext, RESULT_PREFIX, profileFlushed } from './harness.js';
+import { type CaseContext, RESULT_PREFIX, profileFlushed, timedCpuSeconds } from './harness.js';
 
 async function main(): Promise<void> {
   const { case: name, ...rest } = JSON.parse(process.argv[2] ?? '{}') as Omit<CaseContext, 'workDir'> & { case: string };
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     const mb = (bytes: number) => Math.round(bytes / 1048576);
     const memory = { heap_total_mb: mb(peak.heapTotal), heap_used_mb: mb(peak.heapUsed), external_mb: mb(peak.external), array_buffers_mb: mb(peak.arrayBuffers) };
     const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
-    process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ ...output, extra: { ...output.extra, memory_at_peak: memory }, peak_rss_mb: peakRssMb })}\n`);
+    process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ ...output, extra: { ...output.extra, ...timedCpuSeconds(), memory_at_peak: memory }, peak_rss_mb: peakRssMb })}\n`);
   } finally {
     clearInterval(sampler);
     await rm(workDir, { recursive: true, force: true });

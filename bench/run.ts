@@ -170,7 +170,7 @@ for (const db of dbs) {
       const result = resultOf(benchCase, db, n, median(runs));
       if (runs.length > 1) result.repeats = runs.map((r) => r.output?.seconds ?? null);
       results.push(result);
-      console.error(`[bench]   ${benchCase.name}: ${result.status === 'ok' ? `${result.seconds} s, ${result.rows_per_s?.toLocaleString("en-US") ?? "—"} ${result.unit}/s, ${result.peak_rss_mb} MB` : `${result.status} ${result.note ?? ''}`}`);
+      console.error(`[bench]   ${benchCase.name}: ${result.status === 'ok' ? `${result.seconds} s, ${result.rows_per_s?.toLocaleString("en-US") ?? "—"} ${result.unit}/s, ${result.peak_rss_mb} MB, CPU ${result.process_cpu_s ?? '—'} s (machine ${result.machine_cpu_s ?? '—'} s)` : `${result.status} ${result.note ?? ''}`}`);
     }
     if (cases.some((c) => c.mutates)) await dropScratch(db, n);
   }
