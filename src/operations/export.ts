@@ -11,7 +11,7 @@ import { type ArchiveCategory, type ExportRecord, type JsonValue, createExportAr
 import type { ResolvedDataMap, ResolvedEntity, ResolvedProvider } from '../metadata/data-map.js';
 import type { StoragePort } from '../ports/storage.js';
 import type { ExportArtifact, ExportOutcome } from '../request.js';
-import { type RawRow, countSubjectRows, readSubjectRows } from '../db/subject-rows.js';
+import { type RawRow, countSubjectRows, streamSubjectRows } from '../db/subject-rows.js';
 import { withStep, withStepSync } from './operation-context.js';
 
 export interface ExportContext {
@@ -72,7 +72,7 @@ export async function runExport(ctx: ExportContext): Promise<{ counts: ExportOut
         count: entities.reduce((n, e) => n + entityCounts.get(e)!, 0) + providers.reduce((n, p) => n + providerSpools.get(p)!.count, 0),
         records: async function* () {
           for (const entity of entities) {
-            const pages = readSubjectRows(dataSource, entity, ctx.subject.id, { batchSize: Math.min(ctx.batchSize, EXPORT_PAGE_ROWS) });
+            const pages = streamSubjectRows(dataSource, entity, ctx.subject.id, { batchSize: Math.min(ctx.batchSize, EXPORT_PAGE_ROWS) });
             const read = () => {
               const pending = withStep({ step: 'export read', entity: entity.name }, () => pages.next());
               pending.catch(() => undefined); // awaited below; a failure while the previous page is written is not unhandled
