@@ -118,16 +118,7 @@ export class ZipWriter {
     const extra = Buffer.concat(extras);
     const header = Buffer.alloc(30);
     header.writeUInt32LE(0x04034b50, 0);
-    header.writeUInt16LE(zip64 ? 45 : 20, 4);
-    header.writeUInt16LE(UTF8_NAMES, 6);
-    header.writeUInt16LE(source.method, 8);
-    header.writeUInt16LE(this.dosTime, 10);
-    header.writeUInt16LE(this.dosDate, 12);
-    header.writeUInt32LE(source.crc >>> 0, 14);
-    header.writeUInt32LE(zip64 ? MAX32 : source.compressedSize, 18);
-    header.writeUInt32LE(zip64 ? MAX32 : source.size, 22);
-    header.writeUInt16LE(entry.name.length, 26);
-    header.writeUInt16LE(extra.length, 28);
+    this.writeCommonFields(header, 4, source, zip64, entry.name.length, extra.length);
     await this.write(Buffer.concat([header, entry.name, extra]));
     if (source.compressedSize > 0) {
       for await (const chunk of createReadStream(source.path, { highWaterMark: SPOOL_READ_CHUNK, signal: this.signal })) await this.write(chunk as Buffer);
@@ -137,24 +128,17 @@ export class ZipWriter {
   /** The central directory and its end records. */
   async end(): Promise<void> {
     const start = this.offset;
+    let anyZip64 = false;
     for (const { name, source, offset } of this.entries) {
       const zip64 = this.forceZip64 || source.size >= MAX32 || source.compressedSize >= MAX32 || offset >= MAX32;
+      anyZip64 ||= zip64;
       const extras = [this.timestampField()];
       if (zip64) extras.push(zip64Field([source.size, source.compressedSize, offset]));
       const extra = Buffer.concat(extras);
       const header = Buffer.alloc(46);
       header.writeUInt32LE(0x02014b50, 0);
       header.writeUInt16LE(MADE_BY, 4);
-      header.writeUInt16LE(zip64 ? 45 : 20, 6);
-      header.writeUInt16LE(UTF8_NAMES, 8);
-      header.writeUInt16LE(source.method, 10);
-      header.writeUInt16LE(this.dosTime, 12);
-      header.writeUInt16LE(this.dosDate, 14);
-      header.writeUInt32LE(source.crc >>> 0, 16);
-      header.writeUInt32LE(zip64 ? MAX32 : source.compressedSize, 20);
-      header.writeUInt32LE(zip64 ? MAX32 : source.size, 24);
-      header.writeUInt16LE(name.length, 28);
-      header.writeUInt16LE(extra.length, 30);
+      this.writeCommonFields(header, 6, source, zip64, name.length, extra.length);
       // comment length, disk number start, internal attributes: 0
       header.writeUInt32LE(REGULAR_FILE_RW_R_R, 38);
       header.writeUInt32LE(zip64 ? MAX32 : offset, 42);
@@ -162,7 +146,7 @@ export class ZipWriter {
     }
     const size = this.offset - start;
     const count = this.entries.length;
-    if (this.forceZip64 || count >= MAX16 || size >= MAX32 || start >= MAX32 || this.entries.some((e) => e.offset >= MAX32 || e.source.size >= MAX32 || e.source.compressedSize >= MAX32)) {
+    if (anyZip64 || count >= MAX16 || size >= MAX32 || start >= MAX32) {
       const record = Buffer.alloc(56);
       record.writeUInt32LE(0x06064b50, 0);
       record.writeBigUInt64LE(44n, 4); // size of the rest of the record
@@ -186,6 +170,23 @@ export class ZipWriter {
     eocd.writeUInt32LE(Math.min(size, MAX32), 12);
     eocd.writeUInt32LE(Math.min(start, MAX32), 16);
     await this.write(eocd);
+  }
+
+  /**
+   * The fields the local and the central header share, in the same order from `at` (4 and 6): version needed,
+   * flags, method, DOS time and date, CRC-32, sizes (0xFFFFFFFF where the ZIP64 field has them), name and extra lengths.
+   */
+  private writeCommonFields(header: Buffer, at: number, source: ZipEntrySource, zip64: boolean, nameLength: number, extraLength: number): void {
+    header.writeUInt16LE(zip64 ? 45 : 20, at);
+    header.writeUInt16LE(UTF8_NAMES, at + 2);
+    header.writeUInt16LE(source.method, at + 4);
+    header.writeUInt16LE(this.dosTime, at + 6);
+    header.writeUInt16LE(this.dosDate, at + 8);
+    header.writeUInt32LE(source.crc >>> 0, at + 10);
+    header.writeUInt32LE(zip64 ? MAX32 : source.compressedSize, at + 14);
+    header.writeUInt32LE(zip64 ? MAX32 : source.size, at + 18);
+    header.writeUInt16LE(nameLength, at + 22);
+    header.writeUInt16LE(extraLength, at + 24);
   }
 
   /** Info-ZIP's universal timestamp (0x5455): the modification time in UTC, which DOS times cannot say. */
