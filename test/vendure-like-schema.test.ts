@@ -218,6 +218,49 @@ describeEachDatabase('a Vendure-shaped schema: links from the subject side, sing
       // The caller naming a tenant that is not the actor's: still not found.
       await expect(engine.export({ subjectId: onlyB.customer.id, actor: adminA, tenantId: 'org-b' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     });
+
+    it("stacks erasures asked for through different channels: the older is restored only after the newer, and the other channel's request is not named", async () => {
+      const both = await seedCustomer(ds, 'tokvlt05', [orgA, orgB]);
+      const adminB: Actor = { id: 'admin-b', roles: ['admin'], tenantId: 'org-b' };
+      const before = await dumpTables(ds);
+      const deleted = await run(engine.delete({ subjectId: both.customer.id, actor: adminA }));
+      const anonymized = await run(engine.anonymize({ subjectId: both.customer.id, actor: adminB }));
+      // Restoring the older erasure first would write its originals over what the newer one changed.
+      const refused = await engine.restore({ requestId: deleted.id, actor: adminA }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'CONFLICT' });
+      expect(JSON.stringify({ ...(refused as object), message: (refused as Error).message })).not.toContain(anonymized.id);
+      await run(engine.restore({ requestId: anonymized.id, actor: adminB }));
+      await run(engine.restore({ requestId: deleted.id, actor: adminA }));
+      expect(await dumpTables(ds)).toEqual(before);
+    });
+
+    it("refuses a request while another channel's is active on the same customer, without naming that channel's request", async () => {
+      const both = await seedCustomer(ds, 'tokvlt04', [orgA, orgB]);
+      const adminB: Actor = { id: 'admin-b', roles: ['admin'], tenantId: 'org-b' };
+      // A second engine whose queue never runs anything: its request stays queued and holds the customer.
+      const idle = new PrivacyEngine({
+        dataSource: ds,
+        subject: VlCustomer,
+        tenantColumn: 'channels.code',
+        secret: 'vendure-like-secret-vendure-like-secret-01',
+        queue: { name: 'idle', start: async () => undefined, enqueue: async () => undefined, drain: async () => undefined, close: async () => undefined },
+        logger: quiet,
+      });
+      await idle.start();
+      try {
+        const queued = await idle.delete({ subjectId: both.customer.id, actor: adminA });
+        expect(queued.subject.tenantId).toBe('org-a');
+        const fromB = await engine.anonymize({ subjectId: both.customer.id, actor: adminB }).catch((e: unknown) => e);
+        expect(fromB).toMatchObject({ code: 'CONFLICT', details: { status: 'queued' } });
+        expect((fromB as { existingRequestId?: string }).existingRequestId).toBeUndefined();
+        expect(JSON.stringify({ ...(fromB as object), message: (fromB as Error).message })).not.toContain(queued.id);
+        // The same channel's admin is told which request it is.
+        await expect(engine.anonymize({ subjectId: both.customer.id, actor: adminA })).rejects.toMatchObject({ code: 'CONFLICT', existingRequestId: queued.id });
+        await idle.cancel({ requestId: queued.id, actor: adminA });
+      } finally {
+        await idle.stop();
+      }
+    });
   });
 });
 

@@ -14,7 +14,7 @@ import type { CategoryDefinition, DataCategoryProvider, ProviderRegistration } f
 import type { RestoreParams } from '../operations/restore.js';
 import { type CoverageInput, type CoverageReport, checkCoverage } from '../coverage/coverage.js';
 import { type OperationPlan, type PlanInput, planInputSchema, planOperation } from '../operations/plan.js';
-import { erasedRows, isErasure, isNoop, laterInForce } from '../operations/erasure-stack.js';
+import { erasedRows, inTenant, isErasure, isNoop, laterInForce, laterRef } from '../operations/erasure-stack.js';
 import type { ClockPort } from '../ports/clock.js';
 import { systemClock } from '../ports/clock.js';
 import type { KeysPort } from '../ports/keys.js';
@@ -396,16 +396,14 @@ export class PrivacyEngine {
     if (source.body.purgedAt) throw new ConflictError(`Request ${requestId} was purged; ask for a new erasure instead`, { requestId });
     const [later] = await laterInForce(this.requireStore(), source);
     if (later) {
-      throw new ConflictError(`Request ${requestId} cannot be resumed while the later ${later.type} request ${later.id} of the same subject stands; ask for a new erasure instead`, {
-        requestId,
-        laterRequestId: later.id,
-      });
+      const ref = laterRef(later, source.tenantId);
+      throw new ConflictError(`Request ${requestId} cannot be resumed while ${ref.text} of the same subject stands; ask for a new erasure instead`, { requestId, ...ref.details });
     }
     const store = this.requireStore();
     const family = activeFamilyOf(source.type);
     const active = await store.findActive(source.subjectType, source.subjectId, family);
     // A request cancelled while running may still hold its own key; only another request's key blocks it.
-    if (active && active.id !== source.id) throw this.activeConflict(active);
+    if (active && active.id !== source.id) throw this.activeConflict(active, source.tenantId);
     const now = this.clock.now().getTime();
     let queued: StoredRequest | null;
     try {
@@ -413,7 +411,7 @@ export class PrivacyEngine {
     } catch (error) {
       // Lost a race with another request of the subject: the unique active key refused this one.
       const winner = await store.findActive(source.subjectType, source.subjectId, family);
-      if (winner) throw this.activeConflict(winner);
+      if (winner) throw this.activeConflict(winner, source.tenantId);
       throw error;
     }
     if (!queued) throw new ConflictError(`Request ${requestId} changed status meanwhile; read it again`, { requestId });
@@ -755,7 +753,7 @@ export class PrivacyEngine {
     const subjectType = this.requireMap().subject.name;
     // Exports run side by side with other work; erasure-family requests of one subject run one at a time.
     const family = activeFamilyOf(type);
-    const conflict = (existing: StoredRequest) => this.activeConflict(existing, type);
+    const conflict = (existing: StoredRequest) => this.activeConflict(existing, subject.tenantId, type);
     const existing = await store.findActive(subjectType, subject.publicId, family);
     if (existing) throw conflict(existing);
     const now = this.clock.now().getTime();
@@ -803,10 +801,8 @@ export class PrivacyEngine {
       // erasure unable to put its rows back. The later one is purged (or restored) first.
       const blocking = (await laterInForce(this.requireStore(), source)).find((later) => !later.body.purgedAt && erasedRows(later, 'removed') > 0);
       if (blocking) {
-        throw new ConflictError(`Request ${source.id} cannot be purged while the later ${blocking.type} request ${blocking.id} of the same subject stands: purge or restore it first`, {
-          requestId: source.id,
-          laterRequestId: blocking.id,
-        });
+        const ref = laterRef(blocking, source.tenantId);
+        throw new ConflictError(`Request ${source.id} cannot be purged while ${ref.text} of the same subject stands: purge or restore it first`, { requestId: source.id, ...ref.details });
       }
     }
     const deadline = this.recoveryDeadline(source);
@@ -819,10 +815,11 @@ export class PrivacyEngine {
     return this.createRequest('purge', this.requireLocator().subjectOf(source), requestedBy, source.body.regulation, { sourceRequestId: source.id, force: early });
   }
 
-  private activeConflict(existing: StoredRequest, type: RequestType = existing.type): ConflictError {
+  /** `tenantId`: the tenant the refused request is in. Another tenant's request (a subject in several) is not named. */
+  private activeConflict(existing: StoredRequest, tenantId: string | null, type: RequestType = existing.type): ConflictError {
     const subjectType = this.requireMap().subject.name.toLowerCase();
     return new ConflictError(type === 'export' ? `Already requested for this ${subjectType}` : `Another ${existing.type} request is active for this ${subjectType}`, {
-      existingRequestId: existing.id,
+      ...(inTenant(existing, tenantId) ? { existingRequestId: existing.id } : {}),
       status: existing.status,
     });
   }
@@ -843,16 +840,12 @@ export class PrivacyEngine {
     const later = await laterInForce(this.requireStore(), source);
     const purged = later.find((r) => r.body.purgedAt);
     if (purged) {
-      throw new WindowClosedError(`Request ${source.id} cannot be restored: the later ${purged.type} request ${purged.id} of the same subject was purged and cannot be undone`, {
-        requestId: source.id,
-        laterRequestId: purged.id,
-      });
+      const ref = laterRef(purged, source.tenantId);
+      throw new WindowClosedError(`Request ${source.id} cannot be restored: ${ref.text} of the same subject was purged and cannot be undone`, { requestId: source.id, ...ref.details });
     }
     if (later.length) {
-      throw new ConflictError(`Request ${source.id} cannot be restored while the later ${later[0].type} request ${later[0].id} of the same subject stands; restore that one first`, {
-        requestId: source.id,
-        laterRequestId: later[0].id,
-      });
+      const ref = laterRef(later[0], source.tenantId);
+      throw new ConflictError(`Request ${source.id} cannot be restored while ${ref.text} of the same subject stands; restore that one first`, { requestId: source.id, ...ref.details });
     }
   }
 

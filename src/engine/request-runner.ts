@@ -8,7 +8,7 @@ import type { ResolvedDataMap } from '../metadata/data-map.js';
 import { anonymizePlan } from '../operations/anonymize.js';
 import { deletePlan } from '../operations/delete.js';
 import { runErasure } from '../operations/erase.js';
-import { isInForce, laterInForce, subjectErasures } from '../operations/erasure-stack.js';
+import { isInForce, laterInForce, laterRef, subjectErasures } from '../operations/erasure-stack.js';
 import { runExport } from '../operations/export.js';
 import { type OperationContext, tagStep } from '../operations/operation-context.js';
 import { runPurge } from '../operations/purge.js';
@@ -365,7 +365,10 @@ export class RequestRunner {
         if (request.type === 'restore') {
           // Checked when it was asked for; checked again in case a later erasure slipped in before this ran.
           const [later] = await laterInForce(store, source);
-          if (later) throw new ConflictError(`Request ${source.id} cannot be restored while the later ${later.type} request ${later.id} of the same subject stands; restore that one first`, { requestId: source.id, laterRequestId: later.id });
+          if (later) {
+            const ref = laterRef(later, source.tenantId);
+            throw new ConflictError(`Request ${source.id} cannot be restored while ${ref.text} of the same subject stands; restore that one first`, { requestId: source.id, ...ref.details });
+          }
           return runRestore(this.operationContext(request, claim), source, request.body.params as unknown as RestoreParams);
         }
         const purged = await runPurge(this.operationContext(request, claim), source, Boolean(request.body.params?.force));

@@ -35,9 +35,13 @@ export function erasedRows(request: StoredRequest, action: 'hidden' | 'removed')
   return Object.values(counts).reduce((sum, c) => sum + (c.action === action ? c.rows : 0), 0);
 }
 
-/** Every anonymize and delete request of the request's subject, newest first. */
-export async function subjectErasures(store: RequestStore, of: Pick<StoredRequest, 'subjectType' | 'subjectId' | 'tenantId'>): Promise<StoredRequest[]> {
-  const filter = { subjectType: of.subjectType, subjectId: of.subjectId, tenantId: of.tenantId, limit: 1000 };
+/**
+ * Every anonymize and delete request of the request's subject, newest first, whichever tenant asked: a subject
+ * in several tenants (a customer of two channels) has one set of rows, so erasures asked for through any of
+ * them stack on the same data.
+ */
+export async function subjectErasures(store: RequestStore, of: Pick<StoredRequest, 'subjectType' | 'subjectId'>): Promise<StoredRequest[]> {
+  const filter = { subjectType: of.subjectType, subjectId: of.subjectId, limit: 1000 };
   const all = [...(await store.list({ ...filter, type: 'anonymize' })), ...(await store.list({ ...filter, type: 'delete' }))];
   return all.sort(newestFirst);
 }
@@ -49,6 +53,17 @@ function newestFirst(a: StoredRequest, b: StoredRequest): number {
 /** Whether `a` was asked for after `b`. */
 export function isLater(a: StoredRequest, b: StoredRequest): boolean {
   return newestFirst(a, b) < 0;
+}
+
+/** Whether a request is in the given tenant: errors never name another tenant's request to a caller. */
+export function inTenant(request: StoredRequest, tenantId: string | null): boolean {
+  return request.tenantId === tenantId;
+}
+
+/** A later erasure as an error names it to a caller in `tenantId`: with its id in the same tenant, by its type alone in another. */
+export function laterRef(later: StoredRequest, tenantId: string | null): { text: string; details: { laterRequestId?: string } } {
+  const named = inTenant(later, tenantId);
+  return { text: `the later ${later.type} request${named ? ` ${later.id}` : ''}`, details: named ? { laterRequestId: later.id } : {} };
 }
 
 /** Erasures of the same subject asked for after `source` that still stand, newest first. */
