@@ -51,8 +51,10 @@ describeEachDatabase('events of requests another process runs (events: { pollMs 
       const { contact } = await seedContact(ds, 'org-a', `tokevent${i}x`);
       ids.push((await listener.anonymize({ subjectId: contact.id, actor: admin })).id);
     }
-    // The worker is throttled (rows per second) so its batches are spread over time, as a large request's would be.
-    const result = await runWorker({ options, storageDir, batchSize: 3, concurrency: 1, rateLimits: { rowsPerSecond: 12 } });
+    // The worker is throttled (rows per second) so its batches are spread over time, as a large request's would be:
+    // 3 rows a second is a burst of 3 rows, below each subject's 8, so every request waits between batches however
+    // fast the machine (at 12 a second the first request fit in the burst and could end within one poll).
+    const result = await runWorker({ options, storageDir, batchSize: 3, concurrency: 1, rateLimits: { rowsPerSecond: 3 } });
     expect(result.code, result.stderr).toBe(0);
     await expect.poll(() => heard.filter((h) => h.event === 'completed').length, { timeout: 5000 }).toBe(ids.length);
     await listener.stop();
