@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -251,5 +252,28 @@ describeEachDatabase('stored export archives: encryption at rest, download links
     expect(verification.ok).toBe(true);
     expect(verification.checked).toBeGreaterThan(20);
     expect((await engine.audit.verify()).ok).toBe(true); // the '' chain of tokens that named no request
+  });
+
+  it("refuses an admin whose tenant is only spelled like the request's (case, padding, accents, look-alikes) on every request-id and link call", async () => {
+    const done = await exported('hank');
+    const link = await engine.createDownloadLink({ requestId: done.id, actor: admin });
+    const lookAlikes = ['ORG-A', 'Org-A', 'org-a ', ' org-a', 'org-á', 'org-a\u0301', 'ｏｒｇ-ａ', 'org\u2010a', 'org-a\u200b', 'org_a'];
+    const spelling = fc.oneof(fc.constantFrom(...lookAlikes), fc.string({ minLength: 1, maxLength: 12 }).filter((t) => t !== 'org-a' && !t.includes('\u0000')));
+    await fc.assert(
+      fc.asyncProperty(spelling, async (tenantId) => {
+        const actor: Actor = { id: 'admin-odd', roles: ['admin'], tenantId };
+        expect(await codeOf(engine.getRequest(done.id, actor))).toBeInstanceOf(NotFoundError);
+        expect(await codeOf(engine.createDownloadLink({ requestId: done.id, actor }))).toBeInstanceOf(NotFoundError);
+        expect(await codeOf(engine.download({ requestId: done.id, actor }))).toBeInstanceOf(NotFoundError);
+        expect(await codeOf(engine.openDownload({ token: link.token, actor }))).toBeInstanceOf(ForbiddenError);
+        expect(await codeOf(engine.cancel({ requestId: done.id, actor }))).toBeInstanceOf(NotFoundError);
+        expect(await codeOf(engine.extendDeadline({ requestId: done.id, actor, days: 10, reason: 'complex request' }))).toBeInstanceOf(NotFoundError);
+      }),
+      { numRuns: 25 },
+    );
+    // The tenant's own admin still gets through, and nothing above changed the request.
+    const after = await engine.getRequest(done.id, admin);
+    expect(after).toMatchObject({ status: 'completed', dueAt: done.dueAt });
+    expect((await streamToBuffer((await engine.openDownload({ token: link.token, actor: admin })).stream)).subarray(0, 2).toString('latin1')).toBe('PK');
   });
 });
