@@ -23,6 +23,21 @@ export function keyIn(dataSource: DataSource, keyColumns: string[], keys: unknow
   return `${tuple(cols)} IN (${items.join(', ')})`;
 }
 
+/** Key types whose values node-postgres sends as array elements unchanged (numbers and text, always quoted). */
+const ARRAY_KEY_TYPES = new Set(['smallint', 'integer', 'bigint', 'uuid', 'text', 'character varying']);
+
+/**
+ * The condition selecting rows by key for one table. On PostgreSQL a single-column key of a plain type is matched
+ * with `key = ANY($1::type[])`, one parameter for the whole list instead of one per key (at 1M rows delete ~5% and
+ * purge ~15% faster, docs/benchmarks.md). Otherwise `key IN (...)`.
+ */
+export async function keyMatcher(executor: SqlExecutor, dataSource: DataSource, tablePath: string, keyColumns: string[]): Promise<(keys: unknown[][], params: SqlParams) => string> {
+  const type = dialectOf(dataSource) === 'postgres' && keyColumns.length === 1 ? (await postgresColumnTypes(executor, dataSource, tablePath)).get(keyColumns[0]) : undefined;
+  if (type === undefined || !ARRAY_KEY_TYPES.has(type)) return (keys, params) => keyIn(dataSource, keyColumns, keys, params);
+  const column = quoteIdentifier(dataSource, keyColumns[0]);
+  return (keys, params) => `${column} = ANY(${params.add(keys.map((k) => k[0]))}::${type}[])`;
+}
+
 /**
  * Writes per-row values with one statement per batch: the new values travel as a derived table joined on
  * the key (`UPDATE ... FROM (VALUES ...)` on PostgreSQL and SQLite, `UPDATE ... JOIN (SELECT ... UNION ALL ...)`
@@ -116,10 +131,11 @@ export async function setColumn(
   condition?: (params: SqlParams) => string,
 ): Promise<void> {
   const pins = pinnedColumns(dataSource, tablePath, [column]).map((c) => `${quoteIdentifier(dataSource, c)} = ${quoteIdentifier(dataSource, c)}`);
+  const match = await keyMatcher(executor, dataSource, tablePath, keyColumns);
   for (const part of chunks(keys, Math.floor(MAX_PARAMS / Math.max(1, keyColumns.length)))) {
     const params = new SqlParams(dialectOf(dataSource));
     const set = [`${quoteIdentifier(dataSource, column)} = ${value === null ? 'NULL' : params.add(value)}`, ...pins].join(', ');
-    const where = keyIn(dataSource, keyColumns, part, params);
+    const where = match(part, params);
     await executor.query(`UPDATE ${quoteTablePath(dataSource, tablePath)} SET ${set} WHERE ${where}${condition ? ` AND ${condition(params)}` : ''}`, params.values);
   }
 }
@@ -141,9 +157,10 @@ export function pinnedColumns(dataSource: DataSource, tablePath: string, except:
 }
 
 export async function deleteRows(executor: SqlExecutor, dataSource: DataSource, tablePath: string, keyColumns: string[], keys: unknown[][], extraWhere = ''): Promise<void> {
+  const match = await keyMatcher(executor, dataSource, tablePath, keyColumns);
   for (const part of chunks(keys, Math.floor(MAX_PARAMS / Math.max(1, keyColumns.length)))) {
     const params = new SqlParams(dialectOf(dataSource));
-    await executor.query(`DELETE FROM ${quoteTablePath(dataSource, tablePath)} WHERE ${keyIn(dataSource, keyColumns, part, params)}${extraWhere}`, params.values);
+    await executor.query(`DELETE FROM ${quoteTablePath(dataSource, tablePath)} WHERE ${match(part, params)}${extraWhere}`, params.values);
   }
 }
 

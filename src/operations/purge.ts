@@ -9,7 +9,7 @@ import type { RawRow } from '../db/subject-rows.js';
 import { sqlOf } from '../db/dialect.js';
 import { hiddenCondition } from '../db/soft-delete.js';
 import { decodeRaw } from '../vault/vault.js';
-import { keyIn, selectRows, updateRows } from '../db/batch-sql.js';
+import { keyMatcher, selectRows, updateRows } from '../db/batch-sql.js';
 import { type HidePayload, keyString, pkNames, redactPage } from './erasure-steps.js';
 import { laterInForce } from './erasure-stack.js';
 import { type OperationContext, addReview, callProviders, saveCheckpoint, withStep } from './operation-context.js';
@@ -134,10 +134,11 @@ export async function runPurge(ctx: OperationContext, source: StoredRequest, for
 /** DELETE of the given rows that are still hidden; returns how many the database actually removed. */
 async function deleteHidden(runner: QueryRunner, dataSource: DataSource, entity: ResolvedEntity, keys: unknown[][]): Promise<number> {
   const { table, params } = sqlOf(dataSource);
+  const match = await keyMatcher(runner, dataSource, entity.metadata.tablePath, pkNames(entity));
   let removed = 0;
   for (let i = 0; i < keys.length; i += 1000) {
     const p = params();
-    const where = `${keyIn(dataSource, pkNames(entity), keys.slice(i, i + 1000), p)} AND ${hiddenCondition(dataSource, entity, p)}`;
+    const where = `${match(keys.slice(i, i + 1000), p)} AND ${hiddenCondition(dataSource, entity, p)}`;
     const result = await runner.query(`DELETE FROM ${table(entity.metadata.tablePath)} WHERE ${where}`, p.values, true);
     // Counting fails closed: a driver that does not say how many rows went is an error, not "all of them".
     if (typeof result.affected !== 'number') throw new AdapterError('database', `The database did not report how many ${entity.name} rows a DELETE removed`);
