@@ -165,7 +165,8 @@ async function* streamRows(dataSource: DataSource, entity: ResolvedEntity, subje
     dataSource.logger.logQuery(sql, values, runner);
     const rows = connection.query(sql, values).stream({ highWaterMark: batchSize });
     // mysql2 reports a connection lost during a streaming query on the connection only: the stream would wait forever.
-    lost = (err) => rows.destroy(err ?? new AdapterError('database', 'The database connection closed while the rows were being read'));
+    // Either way the failure is a lost connection, which the request runner retries from the start of the export.
+    lost = (err) => rows.destroy(err ?? new AdapterError('database', 'The database connection closed while the rows were being read', Object.assign(new Error('connection ended'), { code: 'PROTOCOL_CONNECTION_LOST' })));
     connection.on('error', lost);
     connection.on('end', lost);
     let batch: RawRow[] = [];
