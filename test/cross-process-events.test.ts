@@ -5,8 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { afterAll, expect, it } from 'vitest';
-import { ENGINE_EVENTS, type EngineEventName, PrivacyEngine, type PrivacyRequest, type QueuePort, createLocalStorage } from '../src/index.js';
+import { ENGINE_EVENTS, type EngineEventName, PrivacyEngine, type PrivacyRequest, createLocalStorage } from '../src/index.js';
 import { describeEachDatabase } from './support/databases.js';
+import { idleQueue } from './support/idle-queue.js';
 import { Contact, crmEntities } from './fixtures/crm.js';
 import { seedContact } from './fixtures/crm-seed.js';
 
@@ -14,8 +15,6 @@ const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support'
 const SECRET = 'events-secret-events-secret-events-0001';
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const admin = { id: 'dpo', roles: ['admin'], tenantId: 'org-a' };
-/** This process only asks: it never runs a request. */
-const idleQueue: QueuePort = { name: 'idle', start: async () => undefined, enqueue: async () => undefined, drain: async () => undefined, close: async () => undefined };
 
 function runWorker(input: Record<string, unknown>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {

@@ -5,6 +5,7 @@ import { Column, type DataSource, DeleteDateColumn, Entity, Index, ManyToOne, Pr
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { DataSubject, PersonalData, PrivacyEngine, Redact, createLocalStorage, type Actor, type PrivacyRequest } from '../src/index.js';
 import { describeEachDatabase } from './support/databases.js';
+import { idleQueue } from './support/idle-queue.js';
 import { allTextValues, dumpTables } from './support/table-dump.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -179,7 +180,7 @@ describeEachDatabase('failed erasures: resumable, restorable, purgeable', (db) =
       subject: Person,
       tenantColumn: 'organizationId',
       secret: 'failures-secret-failures-secret-failures-secret',
-      queue: { name: 'idle', start: async () => undefined, enqueue: async () => undefined, drain: async () => undefined, close: async () => undefined },
+      queue: idleQueue,
       logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
     });
     await idle.start();

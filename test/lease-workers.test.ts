@@ -8,6 +8,7 @@ import { afterAll, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { PrivacyEngine, type QueuePort, createLocalStorage } from '../src/index.js';
 import { describeEachDatabase, getRedisUrl } from './support/databases.js';
+import { idleQueue } from './support/idle-queue.js';
 import { dumpTables } from './support/table-dump.js';
 import { Activity, Contact, crmEntities } from './fixtures/crm.js';
 import { seedContact } from './fixtures/crm-seed.js';
@@ -24,8 +25,6 @@ const prefix = `pe-lease-${randomUUID().slice(0, 8)}`;
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const admin = { id: 'dpo', roles: ['admin'], tenantId: 'org-a' };
 
-/** A queue that never runs anything: the test process only asks for requests, the workers run them. */
-const idleQueue: QueuePort = { name: 'idle', start: async () => undefined, enqueue: async () => undefined, drain: async () => undefined, close: async () => undefined };
 
 function runWorker(input: Record<string, unknown>): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve) => {

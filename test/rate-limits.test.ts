@@ -5,8 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PrivacyEngine, type QueuePort, ValidationError, createLocalStorage } from '../src/index.js';
+import { PrivacyEngine, ValidationError, createLocalStorage } from '../src/index.js';
 import { describeEachDatabase } from './support/databases.js';
+import { idleQueue } from './support/idle-queue.js';
 import { Activity, Contact, crmEntities } from './fixtures/crm.js';
 import { seedContact } from './fixtures/crm-seed.js';
 
@@ -20,7 +21,6 @@ const RATE = 120;
 const LIMITS = { maxRunning: 1, retryMs: 150, perTenant: { 'org-r0': { maxRunning: 2 }, 'org-r1': { maxRunning: 3, rowsPerSecond: RATE } } };
 const maxRunningOf = (tenant: string) => (LIMITS.perTenant as Record<string, { maxRunning?: number }>)[tenant]?.maxRunning ?? LIMITS.maxRunning;
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
-const idleQueue: QueuePort = { name: 'idle', start: async () => undefined, enqueue: async () => undefined, drain: async () => undefined, close: async () => undefined };
 
 function runWorker(input: Record<string, unknown>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {

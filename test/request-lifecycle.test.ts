@@ -6,7 +6,6 @@ import {
   LeaseLostError,
   PersonalData,
   PrivacyEngine,
-  type QueuePort,
   Redact,
   type StoragePort,
   createMemoryStorage,
@@ -18,6 +17,7 @@ import { Vault } from '../src/vault/vault.js';
 import { createSecretKeys } from '../src/adapters/secret-keys.js';
 import { saveCheckpoint } from '../src/operations/operation-context.js';
 import { describeEachDatabase } from './support/databases.js';
+import { idleQueue } from './support/idle-queue.js';
 import { dumpTables } from './support/table-dump.js';
 
 const admin: Actor = { id: 'dpo-1', roles: ['admin'], tenantId: 'org-a' };
@@ -66,7 +66,6 @@ async function until(condition: () => boolean, timeoutMs = 30_000): Promise<void
   }
 }
 
-const idleQueue: QueuePort = { name: 'idle', start: async () => undefined, enqueue: async () => undefined, drain: async () => undefined, close: async () => undefined };
 
 describeEachDatabase('request lifecycle: leases, cancel, retries of transient failures', (db) => {
   let ds: DataSource;

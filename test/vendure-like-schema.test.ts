@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivacyEngine, createLocalStorage, type Actor, type PrivacyRequest } from '../src/index.js';
 import { readZip, streamToBuffer } from './support/archive.js';
 import { describeEachDatabase } from './support/databases.js';
+import { idleQueue } from './support/idle-queue.js';
 import { dumpTables } from './support/table-dump.js';
 import {
   VlAnonymousSession,
@@ -243,7 +244,7 @@ describeEachDatabase('a Vendure-shaped schema: links from the subject side, sing
         subject: VlCustomer,
         tenantColumn: 'channels.code',
         secret: 'vendure-like-secret-vendure-like-secret-01',
-        queue: { name: 'idle', start: async () => undefined, enqueue: async () => undefined, drain: async () => undefined, close: async () => undefined },
+        queue: idleQueue,
         logger: quiet,
       });
       await idle.start();
